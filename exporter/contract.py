@@ -1,0 +1,95 @@
+"""The replay JSON contract: one dict per run, the same for `replay --json` and `/api/runs`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from exporter.events import Summary
+from exporter.model import Attempt, Run, Task, TaskState
+
+__all__ = ["run_counts", "run_dict", "summary_dict", "task_dict"]
+
+
+def run_counts(run: Run) -> dict[str, Any]:
+    """The run's figures; a run seen only through its summary (no task lines in the log) takes Luigi's numbers."""
+    states = {state: run.count(state) for state in TaskState}
+    if not run.tasks and run.summary is not None:
+        s = run.summary
+        states[TaskState.DONE] = s.count("completed")
+        states[TaskState.ALREADY_DONE] = s.count("already_done")
+        states[TaskState.FAILED] = s.count("failed")
+        states[TaskState.UPSTREAM_FAILED] = s.count("upstream_failure")
+        states[TaskState.PENDING] = s.count("still_pending") - s.count("upstream_failure")
+    total = run.tasks_total
+    completed = states[TaskState.DONE] + states[TaskState.ALREADY_DONE]
+    return {
+        "tasks_total": total,
+        "tasks_done": states[TaskState.DONE],
+        "tasks_already_done": states[TaskState.ALREADY_DONE],
+        "tasks_completed": completed,
+        # A disabled task failed too often: Luigi's summary counts it among the failed.
+        "tasks_failed": states[TaskState.FAILED] + states[TaskState.DISABLED],
+        "tasks_running": states[TaskState.RUNNING],
+        "tasks_pending": states[TaskState.PENDING] + states[TaskState.UNKNOWN] + states[TaskState.MISSING_INPUT],
+        "tasks_upstream_failed": states[TaskState.UPSTREAM_FAILED],
+        "progress_ratio": round(completed / total, 6) if total else 0.0,
+    }
+
+
+def summary_dict(summary: Summary | None) -> dict[str, Any] | None:
+    if summary is None:
+        return None
+    return {
+        "scheduled": summary.scheduled,
+        "ran_successfully": summary.count("completed"),
+        "failed": summary.count("failed"),
+        "already_complete": summary.count("already_done"),
+        "pending": summary.count("still_pending"),
+        "categories": dict(summary.counts),
+        "smiley": summary.smiley or None,
+        "reason": summary.reason or None,
+    }
+
+
+def attempt_dict(attempt: Attempt) -> dict[str, Any]:
+    return {
+        "attempt": attempt.number,
+        "result": attempt.result.value,
+        "started_at": attempt.started_at,
+        "ended_at": attempt.ended_at,
+        "duration_s": attempt.duration_s,
+        "worker_pid": attempt.pid,
+        "error": attempt.error,
+    }
+
+
+def task_dict(task: Task) -> dict[str, Any]:
+    last = task.last_attempt
+    failed = next((a for a in reversed(task.attempts) if a.error), None)
+    return {
+        "task_id": task.task_id,
+        "family": task.family,
+        "params": task.params,
+        "state": task.state.value,
+        "attempts": len(task.attempts),
+        "started_at": last.started_at if last else None,
+        "ended_at": last.ended_at if last else None,
+        "duration_s": last.duration_s if last else None,
+        "worker_pid": last.pid if last else None,
+        "error": failed.error if failed and task.state is not TaskState.DONE else task.error,
+        "attempt_history": [attempt_dict(a) for a in task.attempts],
+    }
+
+
+def run_dict(run: Run) -> dict[str, Any]:
+    return {
+        "run_id": run.run_id,
+        "source": run.source,
+        "pipeline": run.pipeline,
+        "status": run.status.value,
+        "started_at": run.started_at,
+        "ended_at": run.ended_at,
+        **run_counts(run),
+        "summary": summary_dict(run.summary),
+        "tasks": [task_dict(t) for t in run.tasks.values()],
+    }

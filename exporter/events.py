@@ -1,0 +1,187 @@
+"""Typed Luigi facts, one frozen dataclass per thing Luigi writes (the events `luigi/event.py` wished it had).
+
+Every event carries `time` (epoch seconds from the log's timestamp, else the line's arrival time, else None) and
+`offset` (byte offset just past the line that completed it, for resumption and ordering).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = [
+    "Checking",
+    "CompleteError",
+    "Died",
+    "DoneScheduling",
+    "Event",
+    "FailureDetail",
+    "Informed",
+    "MissingData",
+    "RunningWorker",
+    "SchedulerDisabled",
+    "SchedulerRetry",
+    "SchedulingError",
+    "Summary",
+    "TaskDone",
+    "TaskFailed",
+    "TaskNewRequirements",
+    "TaskStarted",
+    "TimedOut",
+    "WorkerStopped",
+]
+
+
+@dataclass(frozen=True)
+class Event:
+    time: float | None = field(default=None, compare=False)
+    offset: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True)
+class Checking(Event):
+    """`Checking if X is complete`: the scheduling walk, not a start."""
+
+    repr: str = ""
+
+
+@dataclass(frozen=True)
+class Informed(Event):
+    """The worker told the scheduler a task's status (PENDING, DONE, FAILED, UNKNOWN, DISABLED...)."""
+
+    task_id: str = ""
+    status: str = ""
+
+
+@dataclass(frozen=True)
+class DoneScheduling(Event):
+    """`Done scheduling tasks`: the dependency walk of one build is over."""
+
+
+@dataclass(frozen=True)
+class RunningWorker(Event):
+    """`Running Worker with N processes`."""
+
+    processes: int = 1
+
+
+@dataclass(frozen=True)
+class WorkerTaskEvent(Event):
+    """A line a worker writes about one task: `[pid P] Worker Worker(...) <verb> Repr`."""
+
+    pid: int = 0
+    worker: str = ""
+    repr: str = ""
+
+
+@dataclass(frozen=True)
+class TaskStarted(WorkerTaskEvent):
+    """`running`: an attempt starts."""
+
+
+@dataclass(frozen=True)
+class TaskDone(WorkerTaskEvent):
+    """`done`: an attempt succeeded."""
+
+
+@dataclass(frozen=True)
+class TaskFailed(WorkerTaskEvent):
+    """`failed`: an attempt raised; its traceback follows as a FailureDetail."""
+
+
+@dataclass(frozen=True)
+class TaskNewRequirements(WorkerTaskEvent):
+    """`new requirements`: the attempt yielded dynamic dependencies and goes back to pending."""
+
+
+@dataclass(frozen=True)
+class FailureDetail(Event):
+    """The traceback lines that followed the last failure-like record of the same stream."""
+
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class Died(Event):
+    """`Task X died unexpectedly with exit code N` (main process; no `failed` line follows)."""
+
+    task_id: str = ""
+    exit_code: int = 0
+
+
+@dataclass(frozen=True)
+class TimedOut(Event):
+    """`Task X timed out after N seconds and was terminated.`"""
+
+    task_id: str = ""
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class MissingData(Event):
+    """`Data for X does not exist (yet?)`: an external dependency is missing."""
+
+    repr: str = ""
+
+
+@dataclass(frozen=True)
+class CompleteError(Event):
+    """`Will not run X or any dependencies due to error in complete()|deps() method`."""
+
+    repr: str = ""
+
+
+@dataclass(frozen=True)
+class SchedulingError(Event):
+    """`Luigi unexpected framework error while scheduling X` (e.g. the central scheduler is unreachable)."""
+
+    repr: str = ""
+
+
+@dataclass(frozen=True)
+class SchedulerRetry(Event):
+    """luigi.scheduler DEBUG `X task num failures is N and limit is L`."""
+
+    task_id: str = ""
+    failures: int = 0
+    limit: int = 0
+
+
+@dataclass(frozen=True)
+class SchedulerDisabled(Event):
+    """luigi.scheduler DEBUG `X task num failures limit(L) is exceeded`: the task is disabled."""
+
+    task_id: str = ""
+    limit: int = 0
+
+
+@dataclass(frozen=True)
+class WorkerStopped(Event):
+    """`Worker W was stopped. Shutting down Keep-Alive thread`: the build's last line before its summary."""
+
+    worker: str = ""
+
+
+@dataclass(frozen=True)
+class Summary(Event):
+    """The whole `===== Luigi Execution Summary =====` block, as counts per category.
+
+    `counts` maps Luigi's category keys (`already_done`, `completed`, `failed`, `scheduling_error`,
+    `still_pending`, `still_pending_ext`, `run_by_other_worker`, `upstream_failure`,
+    `upstream_missing_dependency`, `upstream_run_by_other_worker`, `upstream_scheduling_error`, `not_run`) to the
+    numbers Luigi printed; `families` maps each category to the task lines it listed (lossy: at most 5 lines, ranges
+    folded); `truncated` names the categories whose list ended in `...`.
+    """
+
+    scheduled: int = 0
+    counts: tuple[tuple[str, int], ...] = ()
+    families: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    truncated: tuple[str, ...] = ()
+    smiley: str = ""
+    reason: str = ""
+    did_not_run: bool = False
+
+    def count(self, category: str) -> int:
+        return dict(self.counts).get(category, 0)
+
+    def listed(self, category: str) -> tuple[str, ...]:
+        return dict(self.families).get(category, ())

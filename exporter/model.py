@@ -1,0 +1,524 @@
+"""The run model: events in, runs and tasks out. Plain Python, no I/O, no clock.
+
+One `Run` per `luigi.build` (or `luigi` command). Luigi's scheduler-side lines (`Informed scheduler ...`) carry no
+worker identity, so the `Book` of one source decides which run each event belongs to (see `Book._route`). Task
+states mirror `luigi/execution_summary.py`'s `_partition_tasks`: a task is *done* when it was DONE after having been
+PENDING in this build, *already done* when it was DONE without ever being PENDING, *failed* when it ever failed and
+never completed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import Enum
+
+from exporter.events import (
+    Checking,
+    CompleteError,
+    Died,
+    DoneScheduling,
+    Event,
+    FailureDetail,
+    Informed,
+    MissingData,
+    RunningWorker,
+    SchedulerDisabled,
+    SchedulerRetry,
+    SchedulingError,
+    Summary,
+    TaskDone,
+    TaskFailed,
+    TaskNewRequirements,
+    TaskStarted,
+    TimedOut,
+    WorkerStopped,
+)
+from exporter.taskid import TaskIndex, family_of_id, parse_repr, task_id_str
+
+__all__ = ["Attempt", "AttemptResult", "Book", "Change", "Run", "RunStatus", "Task", "TaskState"]
+
+
+class TaskState(str, Enum):
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    ALREADY_DONE = "already_done"
+    UPSTREAM_FAILED = "upstream_failed"
+    MISSING_INPUT = "missing_input"
+    DISABLED = "disabled"
+    UNKNOWN = "unknown"
+
+
+class RunStatus(str, Enum):
+    SCHEDULING = "scheduling"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"  # summary ":)"
+    FAILED = "failed"  # summary ":("
+    BLOCKED = "blocked"  # summary ":|": tasks left for reasons outside the build (missing data, other workers)
+    INCOMPLETE = "incomplete"  # the log ended without a summary: killed, or still running when replayed
+
+
+class AttemptResult(str, Enum):
+    RUNNING = "running"
+    SUCCESS = "success"
+    FAILURE = "failure"
+    DIED = "died"
+    TIMEOUT = "timeout"
+    NEW_REQUIREMENTS = "new_requirements"  # the attempt yielded dynamic dependencies; the task runs again
+
+
+@dataclass
+class Attempt:
+    number: int
+    pid: int | None
+    started_at: float | None
+    ended_at: float | None = None
+    result: AttemptResult = AttemptResult.RUNNING
+    error: str | None = None
+
+    @property
+    def duration_s(self) -> float | None:
+        if self.started_at is None or self.ended_at is None:
+            return None
+        return max(0.0, self.ended_at - self.started_at)
+
+
+@dataclass
+class Task:
+    task_id: str
+    family: str
+    params: dict[str, str] = field(default_factory=dict)
+    statuses: set[str] = field(default_factory=set)  # every status Informed to the scheduler in this build
+    attempts: list[Attempt] = field(default_factory=list)
+    missing_input: bool = False
+    disabled: bool = False
+    upstream_failed: bool = False
+    error: str | None = None  # an error outside any attempt: complete() or scheduling failed
+
+    @property
+    def state(self) -> TaskState:
+        last = self.attempts[-1] if self.attempts else None
+        if last is not None and last.result is AttemptResult.RUNNING:
+            return TaskState.RUNNING
+        succeeded = any(a.result is AttemptResult.SUCCESS for a in self.attempts)
+        if succeeded or "DONE" in self.statuses:
+            return TaskState.DONE if succeeded or "PENDING" in self.statuses else TaskState.ALREADY_DONE
+        if self.disabled or "DISABLED" in self.statuses:
+            return TaskState.DISABLED
+        if "FAILED" in self.statuses or any(a.result not in _NOT_FAILED for a in self.attempts):
+            return TaskState.FAILED
+        if "UNKNOWN" in self.statuses:
+            return TaskState.UNKNOWN
+        if self.missing_input:
+            return TaskState.MISSING_INPUT
+        if self.upstream_failed:
+            return TaskState.UPSTREAM_FAILED
+        return TaskState.PENDING
+
+    @property
+    def last_attempt(self) -> Attempt | None:
+        return self.attempts[-1] if self.attempts else None
+
+
+_NOT_FAILED = (AttemptResult.RUNNING, AttemptResult.SUCCESS, AttemptResult.NEW_REQUIREMENTS)
+
+
+@dataclass(frozen=True)
+class Change:
+    """What one event changed, for sinks: a run, and the task and attempt number where one was touched."""
+
+    run_id: str
+    task_id: str | None = None
+    attempt: int | None = None
+    ended: bool = False  # the run ended, or (with attempt) the attempt ended
+
+
+@dataclass
+class Run:
+    run_id: str
+    source: str
+    worker: str | None = None
+    processes: int | None = None
+    scheduling: bool = True
+    tasks: dict[str, Task] = field(default_factory=dict)
+    started_at: float | None = None
+    ended_at: float | None = None
+    last_event_at: float | None = None
+    summary: Summary | None = None
+    stopped: bool = False
+    finished: bool = False  # the input ended without a summary
+    expected_tasks: int | None = None
+    # Tasks whose worker line (done/failed) came and whose `Informed ... DONE|FAILED` has not yet: that Informed
+    # line is this run's, whichever other build is scheduling meanwhile.
+    awaiting: set[str] = field(default_factory=set)
+    # After a failure with missing deps or a `new requirements`, Luigi re-adds tasks: a short scheduling burst.
+    reschedule_open: bool = False
+    index: TaskIndex = field(default_factory=TaskIndex, repr=False)  # ids <-> reprs of this build's tasks
+    errors: list[tuple[str, str]] = field(default_factory=list)  # (family, traceback) of scheduling errors
+
+    @property
+    def ended(self) -> bool:
+        return self.summary is not None or self.finished
+
+    @property
+    def pipeline(self) -> str | None:
+        first = next(iter(self.tasks.values()), None)
+        return first.family if first is not None else None
+
+    @property
+    def status(self) -> RunStatus:
+        if self.summary is not None:
+            return {":)": RunStatus.SUCCEEDED, ":(": RunStatus.FAILED, ":|": RunStatus.BLOCKED}.get(
+                self.summary.smiley, RunStatus.FAILED if self.count(TaskState.FAILED) else RunStatus.SUCCEEDED
+            )
+        if self.finished:
+            return RunStatus.INCOMPLETE
+        return RunStatus.SCHEDULING if self.scheduling else RunStatus.RUNNING
+
+    def count(self, state: TaskState) -> int:
+        return sum(1 for t in self.tasks.values() if t.state is state)
+
+    @property
+    def tasks_total(self) -> int:
+        if not self.tasks and self.summary is not None:
+            return self.summary.scheduled
+        if self.scheduling and self.expected_tasks is not None and not self.ended:
+            return max(self.expected_tasks, len(self.tasks))
+        return len(self.tasks)
+
+    def _touch(self, time: float | None) -> None:
+        if time is None:
+            return
+        if self.started_at is None or time < self.started_at:
+            self.started_at = time
+        if self.last_event_at is None or time > self.last_event_at:
+            self.last_event_at = time
+
+
+class Book:
+    """All runs of one source, in file order, and the rules that assign each event to one of them.
+
+    `apply` takes events in order and returns what changed; `finish` closes the input (replay's end of file).
+    """
+
+    def __init__(self, source: str, base_id: str, expected_tasks: int | None = None) -> None:
+        self.source = source
+        self.base_id = base_id
+        self.expected_tasks = expected_tasks
+        self.runs: list[Run] = []
+        self._by_worker: dict[str, Run] = {}
+        self._stopped: Run | None = None  # the run whose worker just said "was stopped"
+        # Where the traceback that follows a failure line belongs: an attempt, or the run's last scheduling error.
+        self._detail_target: tuple[Run, Task | None, Attempt | None] | None = None
+        self._last_summary: Summary | None = None
+
+    # -- routing -------------------------------------------------------------------------------------------
+
+    def _new_run(self) -> Run:
+        n = len(self.runs) + 1
+        run = Run(
+            run_id=self.base_id if n == 1 else f"{self.base_id}#{n}",
+            source=self.source,
+            expected_tasks=self.expected_tasks,
+        )
+        self.runs.append(run)
+        return run
+
+    def _open(self) -> list[Run]:
+        return [r for r in self.runs if not r.ended]
+
+    def _scheduling_run(self) -> Run | None:
+        for run in reversed(self._open()):
+            if run.scheduling:
+                return run
+        return None
+
+    def _run_for_worker(self, worker: str) -> Run:
+        run = self._by_worker.get(worker)
+        if run is not None:
+            return run
+        # The first line naming a worker claims the oldest open build that has none yet: builds interleaved in
+        # one file (several processes, a central scheduler) start their workers in the order they scheduled.
+        free = [r for r in self._open() if r.worker is None]
+        run = next((r for r in free if not r.scheduling), None) or (free[0] if free else None) or self._new_run()
+        run.worker = worker
+        run.scheduling = False
+        self._by_worker[worker] = run
+        return run
+
+    def _run_for_informed(self, task_id: str, status: str) -> Run:
+        open_runs = self._open()
+        for run in open_runs:
+            if task_id in run.awaiting and status in ("DONE", "FAILED"):
+                return run
+        if (run := self._scheduling_run()) is not None:
+            return run
+        for run in reversed(open_runs):
+            if run.reschedule_open:
+                return run
+        for run in reversed(open_runs):  # a multiprocess build whose children's lines were lost (spawn)
+            task = run.tasks.get(task_id)
+            if task is not None and status in ("DONE", "FAILED") and task.state is TaskState.PENDING:
+                return run
+        return self._new_run()
+
+    def _run_for_checking(self) -> Run:
+        if (run := self._scheduling_run()) is not None:
+            return run
+        for run in reversed(self._open()):
+            if run.reschedule_open:
+                return run
+        return self._new_run()
+
+    def _run_with_task(self, task_id: str) -> Run | None:
+        for run in reversed(self._open()):
+            if task_id in run.tasks:
+                return run
+        return None
+
+    # -- applying ------------------------------------------------------------------------------------------
+
+    def apply(self, event: Event) -> list[Change]:
+        if isinstance(event, FailureDetail):
+            return self._detail(event)
+        self._detail_target = None
+        if not isinstance(event, Summary):
+            self._last_summary = None
+        handler = _HANDLERS.get(type(event))
+        return handler(self, event) if handler is not None else []
+
+    def finish(self) -> list[Change]:
+        """The input is over: builds without a summary end `incomplete`, their running tasks still running."""
+        changes = []
+        for run in self._open():
+            run.finished = True
+            changes.append(Change(run.run_id, ended=True))
+        return changes
+
+    def _task(self, run: Run, task_id: str) -> Task:
+        """The task of an id from a scheduler-side line; a new id takes family and params from a Checking repr."""
+        task = run.tasks.get(task_id)
+        if task is None:
+            family, params = run.index.describe(task_id) or (family_of_id(task_id), {})
+            task = self._add(run, Task(task_id, family, dict(params)))
+        return task
+
+    def _add(self, run: Run, task: Task) -> Task:
+        run.tasks[task.task_id] = task
+        run.index.add_id(task.task_id)
+        return task
+
+    def _resolve(self, run: Run, repr_text: str) -> Task:
+        """The task a worker line's repr names: by Luigi's id recomputed, else the one task of its family."""
+        parsed = run.index.parse(repr_text)
+        found = run.index.find(parsed, run.tasks)
+        if found is not None:
+            task = run.tasks[found[0]]
+            if not task.params:
+                task.family, task.params = parsed.family, dict(found[1])
+            return task
+        same_family = [t for t in run.tasks.values() if t.family == parsed.family]
+        if len(same_family) == 1:
+            return same_family[0]
+        # Not scheduled in this log (its start was not captured): a task of its own, under the computed id.
+        task_id = task_id_str(parsed.family, parsed.params)
+        return run.tasks.get(task_id) or self._add(run, Task(task_id, parsed.family, dict(parsed.params)))
+
+    def _informed(self, event: Informed) -> list[Change]:
+        run = self._run_for_informed(event.task_id, event.status)
+        run._touch(event.time)
+        task = self._task(run, event.task_id)
+        if event.status in ("DONE", "FAILED"):
+            run.awaiting.discard(event.task_id)
+        if event.status == "FAILED" and not run.scheduling:
+            run.reschedule_open = True
+        task.statuses.add(event.status)
+        if event.status == "UNKNOWN" and task.error is None:
+            task.error = next((text for family, text in run.errors if family == task.family), None)
+        return [Change(run.run_id, task.task_id)]
+
+    def _checking(self, event: Checking) -> list[Change]:
+        run = self._run_for_checking()
+        run._touch(event.time)
+        run.index.add_checked(run.index.parse(event.repr))
+        return [Change(run.run_id)]
+
+    def _done_scheduling(self, event: DoneScheduling) -> list[Change]:
+        run = self._scheduling_run()
+        if run is None:
+            return []
+        run._touch(event.time)
+        run.scheduling = False
+        return [Change(run.run_id)]
+
+    def _running_worker(self, event: RunningWorker) -> list[Change]:
+        run = next((r for r in reversed(self._open()) if r.worker is None and r.processes is None), None)
+        if run is None:
+            return []
+        run._touch(event.time)
+        run.processes = event.processes
+        run.scheduling = False
+        return [Change(run.run_id)]
+
+    def _worker_task(self, event: TaskStarted | TaskDone | TaskFailed | TaskNewRequirements) -> list[Change]:
+        run = self._run_for_worker(event.worker)
+        run._touch(event.time)
+        task = self._resolve(run, event.repr)
+        attempt = task.last_attempt
+        if isinstance(event, TaskStarted):
+            run.reschedule_open = False
+            attempt = Attempt(len(task.attempts) + 1, event.pid, event.time)
+            task.attempts.append(attempt)
+            return [Change(run.run_id, task.task_id, attempt.number)]
+        if attempt is None or attempt.result is not AttemptResult.RUNNING:
+            # The start was not in this log (it began before the capture, or its child's lines were lost).
+            attempt = Attempt(len(task.attempts) + 1, event.pid, None)
+            task.attempts.append(attempt)
+        attempt.ended_at = event.time
+        if attempt.pid is None:
+            attempt.pid = event.pid
+        if isinstance(event, TaskDone):
+            attempt.result = AttemptResult.SUCCESS
+            run.awaiting.add(task.task_id)
+        elif isinstance(event, TaskFailed):
+            attempt.result = AttemptResult.FAILURE
+            run.awaiting.add(task.task_id)
+            self._detail_target = (run, task, attempt)
+        else:
+            attempt.result = AttemptResult.NEW_REQUIREMENTS
+            run.reschedule_open = True
+        return [Change(run.run_id, task.task_id, attempt.number, ended=True)]
+
+    def _process_end(self, event: Died | TimedOut) -> list[Change]:
+        """Main-process lines about a child that died or timed out: the attempt ends without a `failed` line."""
+        run = self._run_with_task(event.task_id)
+        if run is None:
+            return []
+        run._touch(event.time)
+        task = run.tasks[event.task_id]
+        attempt = task.last_attempt
+        if attempt is None or attempt.result is not AttemptResult.RUNNING:
+            if attempt is not None and attempt.result in (AttemptResult.DIED, AttemptResult.TIMEOUT):
+                return []  # Luigi logs one death twice
+            attempt = Attempt(len(task.attempts) + 1, None, None)
+            task.attempts.append(attempt)
+        if isinstance(event, Died):
+            attempt.result = AttemptResult.DIED
+            attempt.error = f"Task {event.task_id} died unexpectedly with exit code {event.exit_code}"
+        else:
+            attempt.result = AttemptResult.TIMEOUT
+            attempt.error = f"Task {event.task_id} timed out after {event.seconds:g} seconds and was terminated."
+        attempt.ended_at = event.time
+        run.awaiting.add(task.task_id)
+        return [Change(run.run_id, task.task_id, attempt.number, ended=True)]
+
+    def _missing(self, event: MissingData | CompleteError | SchedulingError) -> list[Change]:
+        run = self._scheduling_run() or (self._open() or [None])[-1] or self._new_run()
+        run._touch(event.time)
+        if isinstance(event, MissingData):
+            # worker.py logs the warning just before it informs the scheduler of the task (PENDING, not runnable).
+            task = self._resolve(run, event.repr)
+            task.missing_input = True
+            return [Change(run.run_id, task.task_id)]
+        # complete() or deps() raised, or the scheduler could not be reached: Luigi then informs UNKNOWN (or
+        # nothing at all), so the task is not created here; its traceback waits on the run for that line.
+        run.errors.append((parse_repr(event.repr).family, ""))
+        self._detail_target = (run, None, None)
+        return [Change(run.run_id)]
+
+    def _scheduler_line(self, event: SchedulerRetry | SchedulerDisabled) -> list[Change]:
+        run = self._run_with_task(event.task_id)
+        if run is None:
+            return []
+        if isinstance(event, SchedulerDisabled):
+            run.tasks[event.task_id].disabled = True
+        return [Change(run.run_id, event.task_id)]
+
+    def _detail(self, event: FailureDetail) -> list[Change]:
+        target, self._detail_target = self._detail_target, None
+        if target is None:
+            return []
+        run, task, attempt = target
+        if task is None:
+            family, _ = run.errors[-1]
+            run.errors[-1] = (family, event.text)
+            return [Change(run.run_id)]
+        if attempt is not None:
+            attempt.error = event.text
+        else:
+            task.error = event.text
+        return [Change(run.run_id, task.task_id, attempt.number if attempt else None)]
+
+    def _worker_stopped(self, event: WorkerStopped) -> list[Change]:
+        run = self._run_for_worker(event.worker)
+        run._touch(event.time)
+        run.stopped = True
+        self._stopped = run
+        return [Change(run.run_id)]
+
+    def _summary(self, event: Summary) -> list[Change]:
+        if self._last_summary == event:
+            return []  # the same block again, from a second handler
+        self._last_summary = event
+        run = self._stopped if self._stopped is not None and self._stopped.summary is None else None
+        if run is None:
+            open_runs = self._open()
+            run = open_runs[-1] if open_runs else self._new_run()
+        self._stopped = None
+        run.summary = event
+        run.scheduling = False
+        run.ended_at = event.time
+        run._touch(event.time)
+        _settle_pending(run, event)
+        return [Change(run.run_id, ended=True)]
+
+
+def _settle_pending(run: Run, summary: Summary) -> None:
+    """Name the tasks Luigi left pending "had failed dependencies" (never logged per task, only counted).
+
+    When the count equals the pending tasks, all of them; otherwise the families the summary lists under that
+    category, then, if its list was cut (`...`), the remaining pending tasks not listed under another category.
+    """
+    wanted = summary.count("upstream_failure")
+    if wanted == 0:
+        return
+    pending = [t for t in run.tasks.values() if t.state is TaskState.PENDING]
+    if len(pending) <= wanted:
+        chosen: Iterable[Task] = pending
+    else:
+        listed = {line.split("(", 1)[0] for line in summary.listed("upstream_failure")}
+        elsewhere = {
+            line.split("(", 1)[0]
+            for category, lines in summary.families
+            if category not in ("upstream_failure", "still_pending")
+            for line in lines
+        }
+        first = [t for t in pending if t.family in listed]
+        rest = [t for t in pending if t.family not in listed and t.family not in elsewhere]
+        truncated = "upstream_failure" in summary.truncated
+        chosen = (first + (rest if truncated else []))[:wanted]
+    for task in chosen:
+        task.upstream_failed = True
+
+
+_HANDLERS = {
+    Informed: Book._informed,
+    Checking: Book._checking,
+    DoneScheduling: Book._done_scheduling,
+    RunningWorker: Book._running_worker,
+    TaskStarted: Book._worker_task,
+    TaskDone: Book._worker_task,
+    TaskFailed: Book._worker_task,
+    TaskNewRequirements: Book._worker_task,
+    Died: Book._process_end,
+    TimedOut: Book._process_end,
+    MissingData: Book._missing,
+    CompleteError: Book._missing,
+    SchedulingError: Book._missing,
+    SchedulerRetry: Book._scheduler_line,
+    SchedulerDisabled: Book._scheduler_line,
+    WorkerStopped: Book._worker_stopped,
+    Summary: Book._summary,
+}

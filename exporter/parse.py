@@ -1,0 +1,307 @@
+"""Pure parser: Luigi log lines in, typed events out.
+
+Every Luigi string we rely on is quoted here once, with the line of Luigi 3.8.1 that writes it. Matching is
+unanchored within a line, so any handler format works (Luigi's bare `LEVEL: msg`, `asctime - name - level - msg`,
+browser prefixes, loguru-style pipes) and so do records glued behind tqdm output. The parser keeps only the state a
+stream needs: the traceback being collected, the summary block being read, and the last event (to drop the echoes
+that a second or third handler writes of the same record).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import datetime, tzinfo
+
+from exporter.events import (
+    Checking,
+    CompleteError,
+    Died,
+    DoneScheduling,
+    Event,
+    FailureDetail,
+    Informed,
+    MissingData,
+    RunningWorker,
+    SchedulerDisabled,
+    SchedulerRetry,
+    SchedulingError,
+    Summary,
+    TaskDone,
+    TaskFailed,
+    TaskNewRequirements,
+    TaskStarted,
+    TimedOut,
+    WorkerStopped,
+)
+from exporter.lines import Line
+
+__all__ = ["Parser", "split_records"]
+
+# Terminal colours and cursor moves (werkzeug, coloredlogs, tqdm's `\x1b[A`).
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+# A browser console's time prefix, `[12:11:03 AM] ` or `[9:56:38 PM]`.
+_BROWSER_PREFIX = re.compile(r"^\[\d{1,2}:\d{2}:\d{2}\s?[AP]M\]\s?")
+_TIMESTAMP = re.compile(r"(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2})(?:[,.](\d{1,6}))?")
+# A record's first line: an optional timestamp, at most two words (logger name, `name:lineno`), then the level.
+_HEADER = re.compile(
+    r"^\[?(?:\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(?:[,.]\d+)?)?[\s\-|:\[\]]*"
+    r"(?:[\w.\-]+(?::\d+)?[\s\-|:\[\]]+){0,2}?(?:DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL)\b"
+)
+
+# worker.py:625  logger.info("Informed scheduler that task   %s   has status   %s", task_id, status)
+_INFORMED = re.compile(r"Informed scheduler that task\s+(\S+)\s+has status\s+(\w+)")
+# worker.py:173,230,234,247  "[pid %s] Worker %s running   %s" / "new requirements      %s" / "done      %s" /
+# "failed    %s"; the worker id is worker.py:673 "Worker(salt=..., workers=N, host=..., username=..., pid=M)".
+_WORKER_TASK = re.compile(r"\[pid (\d+)\] Worker (Worker\([^)]*\)) (running|done|failed|new requirements)\s+(.*?)\s*$")
+# worker.py:438  logger.debug("Checking if %s is complete", task)
+_CHECKING = re.compile(r"Checking if (.+) is complete\s*$")
+# interface.py:137  logger.info("Done scheduling tasks")
+_DONE_SCHEDULING = "Done scheduling tasks"
+# worker.py:1208  logger.info("Running Worker with %d processes", self.worker_processes)
+_RUNNING_WORKER = re.compile(r"Running Worker with (\d+) processes")
+# worker.py:518  "Worker %s was stopped. Shutting down Keep-Alive thread"
+_STOPPED = re.compile(r"Worker (Worker\([^)]*\)) was stopped\. Shutting down Keep-Alive thread")
+# worker.py:1070  "Task {} died unexpectedly with exit code {}"
+_DIED = re.compile(r"Task (\S+) died unexpectedly with exit code (-?\d+)")
+# worker.py:1074  "Task {} timed out after {} seconds and was terminated."
+_TIMED_OUT = re.compile(r"Task (\S+) timed out after ([\d.]+) seconds and was terminated")
+# worker.py:870  "Data for %s does not exist (yet?). The task is an external data dependency, so it cannot be run..."
+_MISSING = re.compile(r"Data for (.+) does not exist \(yet\?\)\. The task is an external data dependency")
+# worker.py:685,689  "Will not run {task} or any dependencies due to error in complete() method:\n{tb}" (and deps())
+_COMPLETE_ERROR = re.compile(r"Will not run (.+) or any dependencies due to error in (?:complete|deps)\(\) method")
+# worker.py:693  logger.exception("Luigi unexpected framework error while scheduling %s", task)
+_SCHEDULING_ERROR = re.compile(r"Luigi unexpected framework error while scheduling (.+?)\s*$")
+# scheduler.py:331  "%s task num failures is %s and limit is %s"
+_RETRY = re.compile(r"(\S+) task num failures is (\d+) and limit is (\d+)")
+# scheduler.py:333  "%s task num failures limit(%s) is exceeded"
+_DISABLED = re.compile(r"(\S+) task num failures limit\((\d+)\) is exceeded")
+# Cheap pre-filter: most lines of a real pipeline are the application's own; none of them contains these.
+_LUIGI_WORDS = re.compile(
+    r"Informed sch|\] Worker Worker\(|Checking if|Done scheduling|Running Worker|was stopped\.|died unexp"
+    r"|timed out after|does not exist \(yet|Will not run|framework error while|task num failures"
+)
+
+# execution_summary.py:426,348-359,452,456,466 (and Luigi 2.x's "present dependencies were encountered").
+_SUMMARY_MARK = "===== Luigi Execution Summary ====="
+_SCHEDULED = re.compile(r"Scheduled (\d+) tasks of which")
+_CATEGORY = re.compile(r"^\* (\d+) (.+?):?\s*$")
+_LISTED = re.compile(r"^- (\d+) (.+?)\s*$")
+_SMILEY = re.compile(r"This progress looks (:\)|:\(|:\|) because (.+?)\s*$")
+_CATEGORIES = {
+    "complete ones were encountered": "already_done",
+    "present dependencies were encountered": "already_done",
+    "ran successfully": "completed",
+    "failed": "failed",
+    "failed scheduling": "scheduling_error",
+    "were left pending, among these": "still_pending",
+    "were missing external dependencies": "still_pending_ext",
+    "were being run by another worker": "run_by_other_worker",
+    "had failed dependencies": "upstream_failure",
+    "had missing dependencies": "upstream_missing_dependency",
+    "had missing external dependencies": "upstream_missing_dependency",
+    "had dependencies that were being run by other worker": "upstream_run_by_other_worker",
+    "had dependencies whose scheduling failed": "upstream_scheduling_error",
+    "was not granted run permission by the scheduler": "not_run",
+}
+
+# Tracebacks longer than this are cut: a sidecar must not buffer without bound.
+MAX_DETAIL_LINES = 400
+
+
+def split_records(text: str) -> Iterator[str]:
+    """Split one physical line on bare CRs (tqdm redraws) and drop colours; yields the cleaned pieces."""
+    if "\x1b" in text:
+        text = _ANSI.sub("", text)
+    if "\r" in text:
+        yield from (piece for piece in text.split("\r") if piece)
+    else:
+        yield text
+
+
+class Parser:
+    """Turns the lines of one stream into events; one Parser per source, fed in order.
+
+    `tz` is the zone of timestamps written without one (None: the local zone). `feed` never raises on any input.
+    """
+
+    def __init__(self, tz: tzinfo | None = None) -> None:
+        self._tz = tz
+        self._epoch_cache: dict[str, float] = {}
+        self._last_event: Event | None = None
+        self._skipping_echo = False
+        self._detail: list[str] | None = None
+        self._detail_offset = 0
+        self._summary: list[str] | None = None
+        self._record_time: float | None = None
+        self.lines_read = 0
+        self.lines_unparsed = 0
+
+    def feed(self, line: Line) -> list[Event]:
+        self.lines_read += 1
+        events: list[Event] = []
+        for piece in split_records(line.text):
+            events.extend(self._piece(piece, line))
+        return events
+
+    def flush(self) -> list[Event]:
+        """End of input: hand on what a following line would have completed (a traceback, a cut summary)."""
+        events = self._end_detail()
+        if self._summary is not None:
+            summary = self._finish_summary(self._detail_offset)
+            if summary is not None:
+                events.append(summary)
+        return events
+
+    def _piece(self, text: str, line: Line) -> list[Event]:
+        stripped = _BROWSER_PREFIX.sub("", text, count=1) if text[:1] == "[" else text
+        if self._summary is not None:
+            return self._summary_line(stripped.strip(), line)
+        if _SUMMARY_MARK in stripped:
+            events = self._end_detail()
+            self._summary = []
+            self._detail_offset = line.offset
+            return events
+        event = self._match(stripped, line) if _LUIGI_WORDS.search(stripped) else None
+        if event is None:
+            if _HEADER.match(stripped.lstrip()):
+                self._record_time = self._time(stripped, line)
+                self._skipping_echo = False
+                return self._end_detail()
+            if self._detail is not None and not self._skipping_echo and len(self._detail) < MAX_DETAIL_LINES:
+                self._detail.append(text.rstrip())
+                self._detail_offset = line.offset
+            if "[pid " in stripped and "] Worker " in stripped:
+                self.lines_unparsed += 1
+            return []
+        events = self._end_detail()
+        if self._is_echo(event):
+            self._skipping_echo = True
+            return events
+        self._skipping_echo = False
+        self._last_event = event
+        if isinstance(event, (TaskFailed, CompleteError, SchedulingError)):
+            self._detail = []
+            self._detail_offset = line.offset
+        events.append(event)
+        return events
+
+    def _is_echo(self, event: Event) -> bool:
+        """A second or third handler writes the same record again right after the first (LUIGI-LOGS.md)."""
+        last = self._last_event
+        if last is None or event != last:
+            return False
+        return event.time is None or last.time is None or abs(event.time - last.time) <= 1.0
+
+    def _end_detail(self) -> list[Event]:
+        detail, self._detail = self._detail, None
+        if not detail:
+            return []
+        return [FailureDetail(time=self._record_time, offset=self._detail_offset, text="\n".join(detail).strip("\n"))]
+
+    def _match(self, text: str, line: Line) -> Event | None:
+        time = self._time(text, line)
+        self._record_time = time
+        offset = line.offset
+        if m := _INFORMED.search(text):
+            return Informed(time, offset, m[1], m[2])
+        if m := _WORKER_TASK.search(text):
+            kind = {"running": TaskStarted, "done": TaskDone, "failed": TaskFailed}.get(m[3], TaskNewRequirements)
+            return kind(time, offset, int(m[1]), m[2], m[4])
+        if m := _CHECKING.search(text):
+            return Checking(time, offset, m[1])
+        if _DONE_SCHEDULING in text:
+            return DoneScheduling(time, offset)
+        if m := _RUNNING_WORKER.search(text):
+            return RunningWorker(time, offset, int(m[1]))
+        if m := _STOPPED.search(text):
+            return WorkerStopped(time, offset, m[1])
+        if m := _DIED.search(text):
+            return Died(time, offset, m[1], int(m[2]))
+        if m := _TIMED_OUT.search(text):
+            return TimedOut(time, offset, m[1], float(m[2]))
+        if m := _MISSING.search(text):
+            return MissingData(time, offset, m[1])
+        if m := _COMPLETE_ERROR.search(text):
+            return CompleteError(time, offset, m[1])
+        if m := _SCHEDULING_ERROR.search(text):
+            return SchedulingError(time, offset, m[1])
+        if m := _RETRY.search(text):
+            return SchedulerRetry(time, offset, m[1], int(m[2]), int(m[3]))
+        if m := _DISABLED.search(text):
+            return SchedulerDisabled(time, offset, m[1], int(m[2]))
+        if "Informed sch" in text or "] Worker Worker(" in text:
+            self.lines_unparsed += 1
+        return None
+
+    def _time(self, text: str, line: Line) -> float | None:
+        m = _TIMESTAMP.search(text, 0, 64)
+        if m is None:
+            return line.arrival
+        key = f"{m[1]} {m[2]}"
+        epoch = self._epoch_cache.get(key)
+        if epoch is None:
+            try:
+                naive = datetime.strptime(key, "%Y-%m-%d %H:%M:%S")
+            except ValueError:
+                return line.arrival
+            stamp = naive.replace(tzinfo=self._tz) if self._tz is not None else naive
+            epoch = stamp.timestamp()
+            if len(self._epoch_cache) > 4096:
+                self._epoch_cache.clear()
+            self._epoch_cache[key] = epoch
+        fraction = m[3]
+        return epoch + (int(fraction) / 10 ** len(fraction) if fraction else 0.0)
+
+    def _summary_line(self, text: str, line: Line) -> list[Event]:
+        assert self._summary is not None
+        self._detail_offset = line.offset
+        if _SUMMARY_MARK not in text:
+            if len(self._summary) < 10_000:
+                self._summary.append(text)
+            return []
+        summary = self._finish_summary(line.offset)
+        if summary is None or self._is_echo(summary):
+            return []
+        self._last_event = summary
+        return [summary]
+
+    def _finish_summary(self, offset: int) -> Summary | None:
+        lines, self._summary = self._summary or [], None
+        scheduled = None
+        counts: dict[str, int] = {}
+        families: dict[str, list[str]] = {}
+        truncated: list[str] = []
+        current = ""
+        smiley = reason = ""
+        did_not_run = False
+        for text in lines:
+            if m := _SCHEDULED.search(text):
+                scheduled = int(m[1])
+            elif m := _CATEGORY.match(text):
+                current = _CATEGORIES.get(m[2], "")
+                if current:
+                    counts[current] = int(m[1])
+            elif (m := _LISTED.match(text)) and current:
+                families.setdefault(current, []).append(m[2])
+            elif text == "..." and current:
+                truncated.append(current)
+            elif m := _SMILEY.search(text):
+                smiley, reason = m[1], m[2]
+            elif text.startswith("Did not run any tasks"):
+                did_not_run = True
+            elif text.startswith("Did not schedule any tasks"):
+                scheduled = 0
+        if scheduled is None:
+            return None
+        return Summary(
+            self._record_time,
+            offset,
+            scheduled,
+            tuple(counts.items()),
+            tuple((k, tuple(v)) for k, v in families.items()),
+            tuple(truncated),
+            smiley,
+            reason,
+            did_not_run,
+        )

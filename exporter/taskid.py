@@ -1,0 +1,202 @@
+"""Luigi's task ids, recomputed from the reprs that worker lines carry.
+
+Scheduler-side lines name a task by its id, worker lines by its repr `Family(name=value, ...)`. The repr prints
+every significant parameter serialized and unquoted, so it can be ambiguous (a value holding `, x=`), and it also
+prints hidden and private parameters, which the id leaves out. `parse_repr` says when it could not split a repr;
+callers then fall back on the family (see model.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable, Container, Iterator
+from itertools import combinations
+from typing import NamedTuple
+
+__all__ = ["ParsedRepr", "TaskIndex", "family_of_id", "parse_repr", "task_id_str"]
+
+# luigi/task.py: TASK_ID_INCLUDE_PARAMS = 3, TASK_ID_TRUNCATE_PARAMS = 16, TASK_ID_TRUNCATE_HASH = 10,
+# TASK_ID_INVALID_CHAR_REGEX = re.compile(r"[^A-Za-z0-9_]")
+_INCLUDE_PARAMS = 3
+_TRUNCATE_PARAMS = 16
+_TRUNCATE_HASH = 10
+_INVALID_CHAR = re.compile(r"[^A-Za-z0-9_]")
+_FAMILY = re.compile(r"^([A-Za-z_][\w.]*)\((.*)\)$", re.DOTALL)
+# A parameter starts after ", " with an identifier and "=": Luigi's Task.__repr__ joins "name=value" with ", ".
+_PARAM_SPLIT = re.compile(r", (?=[A-Za-z_]\w*=)")
+_PARAM = re.compile(r"^([A-Za-z_]\w*)=(.*)$", re.DOTALL)
+
+
+class ParsedRepr(NamedTuple):
+    family: str
+    params: dict[str, str]
+    exact: bool  # False when the repr could not be split with certainty
+
+
+def task_id_str(family: str, params: dict[str, str]) -> str:
+    """luigi.task.task_id_str, the same bytes: family, first 3 values by name cut to 16 chars, md5 of sorted JSON."""
+    param_str = json.dumps(params, separators=(",", ":"), sort_keys=True)
+    param_hash = hashlib.md5(param_str.encode("utf-8"), usedforsecurity=False).hexdigest()
+    return f"{family}_{_summary(params)}_{param_hash[:_TRUNCATE_HASH]}"
+
+
+def parse_repr(text: str, split: re.Pattern[str] = _PARAM_SPLIT) -> ParsedRepr:
+    """Split `Family(a=1, b=x, y)` into family and serialized params; never raises.
+
+    `split` finds the boundaries between params; by default any `, name=`, which a value like `k=v, z=1` fools.
+    """
+    text = text.strip()
+    m = _FAMILY.match(text)
+    if m is None:
+        family = text.split("(", 1)[0].strip() or text
+        return ParsedRepr(family, {}, False)
+    family, body = m[1], m[2]
+    if not body:
+        return ParsedRepr(family, {}, True)
+    params: dict[str, str] = {}
+    exact = True
+    for part in split.split(body):
+        pm = _PARAM.match(part)
+        if pm is None or pm[1] in params:
+            exact = False
+            continue
+        params[pm[1]] = pm[2]
+    return ParsedRepr(family, params, exact)
+
+
+# At most this many parameter subsets are hashed when learning which params a family's ids leave out.
+_MAX_SUBSETS = 64
+
+
+def _summary(params: dict[str, str]) -> str:
+    """The middle of a task id: the first 3 values by param name, each cut to 16 chars, odd chars as `_`."""
+    summary = "_".join(params[p][:_TRUNCATE_PARAMS] for p in sorted(params)[:_INCLUDE_PARAMS])
+    return _INVALID_CHAR.sub("_", summary)
+
+
+def _subsets(params: dict[str, str]) -> Iterator[dict[str, str]]:
+    """The params with some left out, largest first (the repr prints private params the id omits)."""
+    names = sorted(params)
+    tried = 0
+    for size in range(len(names) - 1, -1, -1):
+        for subset in combinations(names, size):
+            yield {name: params[name] for name in subset}
+            tried += 1
+            if tried >= _MAX_SUBSETS:
+                return
+
+
+def _boundaries(names: frozenset[str]) -> re.Pattern[str]:
+    if not names:
+        return _PARAM_SPLIT
+    alternatives = "|".join(re.escape(name) for name in sorted(names, key=len, reverse=True))
+    return re.compile(f", (?=(?:{alternatives})=)")
+
+
+class TaskIndex:
+    """Matches the two names Luigi gives one task: the id in scheduler lines, the repr in worker lines.
+
+    Exact first (the id recomputed from the repr); else with the params this family's ids were found to leave out
+    (learned once per family from the first repr that matches with some left out); else, where values do not
+    serialize back (Python reprs of dicts and paths), by the id's readable prefix `Family_summary` when exactly one
+    id has it. Cost stays O(1) per line after the first line of each family.
+    """
+
+    def __init__(self) -> None:
+        self._dropped: dict[str, frozenset[str]] = {}
+        self._opaque: set[str] = set()  # families whose ids could not be recomputed from their reprs
+        self._by_prefix: dict[str, list[str]] = {}  # "Family_summary" -> ids
+        self._checked: dict[str, dict[str, str]] = {}  # id (as recomputed) -> params, from Checking reprs
+        self._checked_families: dict[str, list[ParsedRepr]] = {}
+        self._splits: dict[str, re.Pattern[str]] = {}  # family -> boundary pattern of its known param names
+
+        self._common_names: dict[str, frozenset[str]] = {}  # family -> names every Checking repr of it has
+
+    def parse(self, text: str) -> ParsedRepr:
+        """A repr split only at the param names its family is known to have: those of a repr that matched an id,
+        else those every Checking repr of the family shares (a value `k=v, z=1` adds a `z` no other repr has)."""
+        parsed = parse_repr(text)
+        split = self._splits.get(parsed.family)
+        if split is None:
+            common = self._common_names.get(parsed.family)
+            if common is None or common.issuperset(parsed.params):
+                return parsed
+            split = _boundaries(common)
+        return parse_repr(text, split)
+
+    def _learn_names(self, parsed: ParsedRepr) -> None:
+        if parsed.family not in self._splits and parsed.exact:
+            self._splits[parsed.family] = _boundaries(frozenset(parsed.params))
+
+    def add_id(self, task_id: str) -> None:
+        self._by_prefix.setdefault(task_id[: -(_TRUNCATE_HASH + 1)], []).append(task_id)
+
+    def add_checked(self, parsed: ParsedRepr) -> None:
+        reprs = self._checked_families.setdefault(parsed.family, [])
+        if parsed not in reprs:
+            common = self._common_names.get(parsed.family)
+            self._common_names[parsed.family] = (
+                frozenset(parsed.params) & common if common else frozenset(parsed.params)
+            )
+            reprs.append(parsed)
+            task_id, params = self._id_of(parsed)
+            self._checked.setdefault(task_id, params)
+
+    def describe(self, task_id: str) -> tuple[str, dict[str, str]] | None:
+        """Family and params of a scheduler-side id, from the reprs of Checking lines seen before it."""
+        for family, reprs in self._checked_families.items():
+            if not task_id.startswith(family + "_"):
+                continue
+            params = self._checked.get(task_id)
+            if params is None and family not in self._dropped and family not in self._opaque:
+                for parsed in reprs:
+                    if self._learn(parsed, {task_id}.__contains__):
+                        params = self._checked.get(task_id)
+                        break
+            if params is not None:
+                return family, params
+        return None
+
+    def find(self, parsed: ParsedRepr, known: Container[str]) -> tuple[str, dict[str, str]] | None:
+        """The id among `known` that a worker line's repr names, with the params that id was made of."""
+        task_id, params = self._id_of(parsed)
+        if task_id in known:
+            self._learn_names(parsed)
+            return task_id, params
+        family = parsed.family
+        if family not in self._dropped and family not in self._opaque and self._learn(parsed, known.__contains__):
+            self._learn_names(parsed)
+            return self._id_of(parsed)
+        self._opaque.add(family)
+        same_prefix = self._by_prefix.get(f"{family}_{_summary(params)}", [])
+        return (same_prefix[0], params) if len(same_prefix) == 1 else None
+
+    def _id_of(self, parsed: ParsedRepr) -> tuple[str, dict[str, str]]:
+        dropped = self._dropped.get(parsed.family)
+        params = {k: v for k, v in parsed.params.items() if k not in dropped} if dropped else parsed.params
+        return task_id_str(parsed.family, params), params
+
+    def _learn(self, parsed: ParsedRepr, exists: Callable[[str], bool]) -> bool:
+        for params in _subsets(parsed.params):
+            if exists(task_id_str(parsed.family, params)):
+                self._dropped[parsed.family] = frozenset(parsed.params) - frozenset(params)
+                for other in self._checked_families.get(parsed.family, []):
+                    task_id, other_params = self._id_of(other)
+                    self._checked.setdefault(task_id, other_params)
+                return True
+        return False
+
+
+def family_of_id(task_id: str) -> str:
+    """The family a task id starts with: everything before the summary and the 10-hex-digit hash.
+
+    Ambiguous by construction (families and summaries both hold `_`), so callers use it only to group ids, and
+    prefer the family of a repr when one is known.
+    """
+    head = task_id[: -(_TRUNCATE_HASH + 1)] if re.search(r"_[0-9a-f]{10}$", task_id) else task_id
+    # The summary is empty for a task without params ("Family__hash"), else it follows the first "_".
+    if head.endswith("_"):
+        return head[:-1]
+    return head.split("_", 1)[0] if "_" in head else head

@@ -1,0 +1,65 @@
+"""Shared fixtures: the real-log corpus (outside the repository), real Luigi builds, and replay through the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from exporter.cli import main
+
+PIPELINES = Path(__file__).parent / "pipelines"
+ROOT = Path(__file__).parent.parent
+
+
+@pytest.fixture(scope="session")
+def corpus() -> Path:
+    """`../shared/corpus`, through LUIGI_EXPORTER_CORPUS (set by the Makefile and .ci/run); never skipped."""
+    path = Path(os.environ.get("LUIGI_EXPORTER_CORPUS", ROOT.parent / "shared" / "corpus"))
+    assert (path / "expected.json").is_file(), f"corpus not found at {path}: set LUIGI_EXPORTER_CORPUS"
+    return path
+
+
+def run_pipeline(name: str, tmp_path: Path, *args: str, timeout: float = 120) -> tuple[Path, Path, int]:
+    """Run tests/pipelines/<name>.py as a real Luigi build; returns (log, truth, exit code)."""
+    log, truth = tmp_path / f"{name}.log", tmp_path / f"{name}.truth"
+    env = {**os.environ, "PIPELINE_OUT": str(tmp_path / "out"), "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run(
+        [sys.executable, str(PIPELINES / f"{name}.py"), str(log), str(truth), *args],
+        env=env,
+        capture_output=True,
+        timeout=timeout,
+    )
+    return log, truth, proc.returncode
+
+
+def run_demo(run_dir: Path, *args: str, timeout: float = 180) -> subprocess.CompletedProcess[bytes]:
+    """The bundled 61-task demo pipeline, a real Luigi build; truth in RUN_DIR/truth.jsonl."""
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "exporter.demo",
+            "--run-dir",
+            str(run_dir),
+            "--quiet",
+            "--truth",
+            str(run_dir / "truth.jsonl"),
+            *args,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        timeout=timeout,
+    )
+
+
+def replay(capsys: pytest.CaptureFixture[str], *paths: Path | str, extra: tuple[str, ...] = ()) -> dict[str, Any]:
+    """`luigi-exporter replay --json` in this process; returns the parsed document."""
+    capsys.readouterr()
+    assert main(["replay", "--json", *extra, *map(str, paths)]) == 0
+    return json.loads(capsys.readouterr().out)
