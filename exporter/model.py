@@ -258,10 +258,14 @@ class Book:
         for run in reversed(open_runs):
             if run.reschedule_open:
                 return run
-        for run in reversed(open_runs):  # a multiprocess build whose children's lines were lost (spawn)
+        for run in reversed(open_runs):
             task = run.tasks.get(task_id)
-            if task is not None and status in ("DONE", "FAILED") and task.state is TaskState.PENDING:
-                return run
+            if task is None:
+                continue
+            if status in task.statuses:
+                return run  # an echo of a line already applied, its copies parted by another process's line
+            if status in ("DONE", "FAILED") and task.state is TaskState.PENDING:
+                return run  # a multiprocess build whose children's lines were lost (spawn start method)
         return self._new_run()
 
     def _run_for_checking(self) -> Run:
@@ -367,6 +371,15 @@ class Book:
         run._touch(event.time)
         task = self._resolve(run, event.repr)
         attempt = task.last_attempt
+        result = _RESULT_OF[type(event)]
+        if attempt is not None and attempt.pid == event.pid and attempt.result is result:
+            # A second handler's copy of the same line (another process's line may sit between the copies); the
+            # copy may carry the time the first lacked (Luigi's own `LEVEL: msg` handler writes none).
+            if isinstance(event, TaskStarted) and attempt.started_at is None:
+                attempt.started_at = event.time
+            elif not isinstance(event, TaskStarted) and attempt.ended_at is None:
+                attempt.ended_at = event.time
+            return []
         if isinstance(event, TaskStarted):
             run.reschedule_open = False
             attempt = Attempt(len(task.attempts) + 1, event.pid, event.time)
@@ -379,16 +392,13 @@ class Book:
         attempt.ended_at = event.time
         if attempt.pid is None:
             attempt.pid = event.pid
-        if isinstance(event, TaskDone):
-            attempt.result = AttemptResult.SUCCESS
-            run.awaiting.add(task.task_id)
-        elif isinstance(event, TaskFailed):
-            attempt.result = AttemptResult.FAILURE
-            run.awaiting.add(task.task_id)
-            self._detail_target = (run, task, attempt)
-        else:
-            attempt.result = AttemptResult.NEW_REQUIREMENTS
+        attempt.result = result
+        if isinstance(event, TaskNewRequirements):
             run.reschedule_open = True
+        else:
+            run.awaiting.add(task.task_id)
+        if isinstance(event, TaskFailed):
+            self._detail_target = (run, task, attempt)
         return [Change(run.run_id, task.task_id, attempt.number, ended=True)]
 
     def _process_end(self, event: Died | TimedOut) -> list[Change]:
@@ -460,7 +470,10 @@ class Book:
 
     def _summary(self, event: Summary) -> list[Change]:
         if self._last_summary == event:
-            return []  # the same block again, from a second handler
+            for run in self.runs:  # the same block again, from a second handler, perhaps with the time
+                if run.summary == event and run.ended_at is None:
+                    run.ended_at = event.time
+            return []
         self._last_summary = event
         run = self._stopped if self._stopped is not None and self._stopped.summary is None else None
         if run is None:
@@ -473,6 +486,14 @@ class Book:
         run._touch(event.time)
         _settle_pending(run, event)
         return [Change(run.run_id, ended=True)]
+
+
+_RESULT_OF = {
+    TaskStarted: AttemptResult.RUNNING,
+    TaskDone: AttemptResult.SUCCESS,
+    TaskFailed: AttemptResult.FAILURE,
+    TaskNewRequirements: AttemptResult.NEW_REQUIREMENTS,
+}
 
 
 def _settle_pending(run: Run, summary: Summary) -> None:

@@ -187,11 +187,16 @@ class Parser:
         return events
 
     def _is_echo(self, event: Event) -> bool:
-        """A second or third handler writes the same record again right after the first (LUIGI-LOGS.md)."""
+        """A second or third handler writes the same record again right after the first (LUIGI-LOGS.md).
+
+        A copy that carries a time the first lacked is passed on: the model keeps one of them, with the time.
+        """
         last = self._last_event
         if last is None or event != last:
             return False
-        return event.time is None or last.time is None or abs(event.time - last.time) <= 1.0
+        if last.time is None:
+            return event.time is None
+        return event.time is None or abs(event.time - last.time) <= 1.0
 
     def _end_detail(self) -> list[Event]:
         detail, self._detail = self._detail, None

@@ -159,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
 
     task = graph.TASKS[args.task](run_id_dir=str(run_dir))
     result = luigi.build([task], local_scheduler=True, workers=args.workers, detailed_summary=True)
+    if args.truth:
+        truth.record_summary(args.truth, result.worker)
     succeeded = result.status in (LuigiStatusCode.SUCCESS, LuigiStatusCode.SUCCESS_WITH_RETRY)
     logger.info(f"luigi_build_return_value: {succeeded}")
     logger.info(f"has_pipeline_complete_file: {task.complete()}")

@@ -11,7 +11,9 @@ from collections.abc import Callable
 from typing import Any
 
 import luigi
+import luigi.worker
 from luigi.event import Event
+from luigi.execution_summary import _summary_dict
 
 EVENTS = (
     "START",
@@ -37,6 +39,16 @@ def install(path: str) -> None:
         luigi.Task.event_handler(getattr(Event, name))(_recorder(path, name))
 
 
+def record_summary(path: str, worker: luigi.worker.Worker) -> None:
+    """Append Luigi's own per-task partition of the finished build (what its Execution Summary counts, unabridged).
+
+    `execution_summary._summary_dict` is private, but it is exactly the computation the summary text is made from,
+    including the `upstream_failure` tasks that Luigi never logs one by one.
+    """
+    categories = {name: sorted(t.task_id for t in tasks) for name, tasks in _summary_dict(worker).items() if tasks}
+    _append(path, {"event": "SUMMARY", "categories": categories, "pid": os.getpid(), "time": time.time()})
+
+
 def load(path: str) -> list[dict[str, Any]]:
     """Read the events back, in the order they were written."""
     with open(path) as f:
@@ -55,10 +67,14 @@ def _recorder(path: str, event: str) -> Callable[..., None]:
         }
         if error is not None:
             entry["error"] = str(error)
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            os.write(fd, (json.dumps(entry) + "\n").encode())
-        finally:
-            os.close(fd)
+        _append(path, entry)
 
     return record
+
+
+def _append(path: str, entry: dict[str, Any]) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, (json.dumps(entry) + "\n").encode())
+    finally:
+        os.close(fd)

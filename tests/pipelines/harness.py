@@ -8,13 +8,10 @@ per-task categories Luigi's summary counts but only partly lists (`upstream_fail
 from __future__ import annotations
 
 import argparse
-import json
 import logging
-import os
 from collections.abc import Callable, Sequence
 
 import luigi
-from luigi.execution_summary import _summary_dict
 
 from exporter.demo import truth
 
@@ -49,9 +46,5 @@ def build(make_tasks: Callable[[], Sequence[luigi.Task]], config: dict[str, dict
             cfg.set(section, key, value)
     truth.install(args.truth)
     result = luigi.build(list(make_tasks()), local_scheduler=True, workers=args.workers, detailed_summary=True)
-    categories = {
-        name: sorted(t.task_id for t in tasks) for name, tasks in _summary_dict(result.worker).items() if tasks
-    }
-    with open(args.truth, "a") as f:
-        f.write(json.dumps({"event": "SUMMARY", "categories": categories, "pid": os.getpid()}) + "\n")
+    truth.record_summary(args.truth, result.worker)
     return 0 if result.status.name.startswith("SUCCESS") else 1
