@@ -12,7 +12,7 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Container, Iterator
-from itertools import combinations
+from itertools import combinations, islice
 from typing import NamedTuple
 
 __all__ = ["ParsedRepr", "TaskIndex", "family_of_id", "parse_repr", "task_id_str"]
@@ -33,6 +33,7 @@ class ParsedRepr(NamedTuple):
     family: str
     params: dict[str, str]
     exact: bool  # False when the repr could not be split with certainty
+    parts: tuple[str, ...] = ()  # the body cut at every `, name=`: true boundaries and those inside values
 
 
 def task_id_str(family: str, params: dict[str, str]) -> str:
@@ -55,19 +56,48 @@ def parse_repr(text: str, split: re.Pattern[str] = _PARAM_SPLIT) -> ParsedRepr:
     family, body = m[1], m[2]
     if not body:
         return ParsedRepr(family, {}, True)
+    params, exact = _params(split.split(body))
+    return ParsedRepr(family, params, exact, tuple(_PARAM_SPLIT.split(body)))
+
+
+def _params(parts: list[str]) -> tuple[dict[str, str], bool]:
     params: dict[str, str] = {}
     exact = True
-    for part in split.split(body):
+    for part in parts:
         pm = _PARAM.match(part)
         if pm is None or pm[1] in params:
             exact = False
             continue
         params[pm[1]] = pm[2]
-    return ParsedRepr(family, params, exact)
+    return params, exact
 
 
-# At most this many parameter subsets are hashed when learning which params a family's ids leave out.
+def _regroupings(parsed: ParsedRepr) -> Iterator[dict[str, str]]:
+    """The params of every other way to join the repr's parts back, fewest joins first.
+
+    A value holding `, z=` cuts the repr at a false boundary; the true split is always a coarsening of the cut one.
+    """
+    gaps = len(parsed.parts) - 1
+    tried = 0
+    for joins in range(1, gaps + 1):
+        for joined in combinations(range(gaps), joins):
+            pieces = [parsed.parts[0]]
+            for gap, part in enumerate(parsed.parts[1:]):
+                if gap in joined:
+                    pieces[-1] += ", " + part
+                else:
+                    pieces.append(part)
+            params, exact = _params(pieces)
+            if exact:
+                yield params
+            tried += 1
+            if tried >= _MAX_SUBSETS:
+                return
+
+
+# Bounds on the hashing done when a repr does not give its id at once (once per family, then O(1) per line).
 _MAX_SUBSETS = 64
+_MAX_READINGS = 8
 
 
 def _summary(params: dict[str, str]) -> str:
@@ -141,8 +171,8 @@ class TaskIndex:
                 frozenset(parsed.params) & common if common else frozenset(parsed.params)
             )
             reprs.append(parsed)
-            task_id, params = self._id_of(parsed)
-            self._checked.setdefault(task_id, params)
+            if parsed.exact:
+                self._checked.setdefault(*self._id_of(parsed.family, parsed.params))
 
     def describe(self, task_id: str) -> tuple[str, dict[str, str]] | None:
         """Family and params of a scheduler-side id, from the reprs of Checking lines seen before it."""
@@ -151,42 +181,53 @@ class TaskIndex:
                 continue
             params = self._checked.get(task_id)
             if params is None and family not in self._dropped and family not in self._opaque:
-                for parsed in reprs:
-                    if self._learn(parsed, {task_id}.__contains__):
-                        params = self._checked.get(task_id)
-                        break
+                found = next((f for parsed in reprs if (f := self._learn(parsed, {task_id}.__contains__))), None)
+                params = found[1] if found else None
             if params is not None:
                 return family, params
         return None
 
     def find(self, parsed: ParsedRepr, known: Container[str]) -> tuple[str, dict[str, str]] | None:
         """The id among `known` that a worker line's repr names, with the params that id was made of."""
-        task_id, params = self._id_of(parsed)
-        if task_id in known:
-            self._learn_names(parsed)
-            return task_id, params
+        for params in _readings(parsed):
+            task_id, public = self._id_of(parsed.family, params)
+            if task_id in known:
+                if params is parsed.params:
+                    self._learn_names(parsed)
+                return task_id, public
         family = parsed.family
-        if family not in self._dropped and family not in self._opaque and self._learn(parsed, known.__contains__):
-            self._learn_names(parsed)
-            return self._id_of(parsed)
-        self._opaque.add(family)
-        same_prefix = self._by_prefix.get(f"{family}_{_summary(params)}", [])
-        return (same_prefix[0], params) if len(same_prefix) == 1 else None
+        if family not in self._dropped and family not in self._opaque:
+            found = self._learn(parsed, known.__contains__)
+            if found is not None:
+                return found
+            self._opaque.add(family)
+        same_prefix = self._by_prefix.get(f"{family}_{_summary(parsed.params)}", [])
+        return (same_prefix[0], self._id_of(family, parsed.params)[1]) if len(same_prefix) == 1 else None
 
-    def _id_of(self, parsed: ParsedRepr) -> tuple[str, dict[str, str]]:
-        dropped = self._dropped.get(parsed.family)
-        params = {k: v for k, v in parsed.params.items() if k not in dropped} if dropped else parsed.params
-        return task_id_str(parsed.family, params), params
+    def _id_of(self, family: str, params: dict[str, str]) -> tuple[str, dict[str, str]]:
+        dropped = self._dropped.get(family)
+        public = {k: v for k, v in params.items() if k not in dropped} if dropped else params
+        return task_id_str(family, public), public
 
-    def _learn(self, parsed: ParsedRepr, exists: Callable[[str], bool]) -> bool:
-        for params in _subsets(parsed.params):
-            if exists(task_id_str(parsed.family, params)):
-                self._dropped[parsed.family] = frozenset(parsed.params) - frozenset(params)
-                for other in self._checked_families.get(parsed.family, []):
-                    task_id, other_params = self._id_of(other)
-                    self._checked.setdefault(task_id, other_params)
-                return True
-        return False
+    def _learn(self, parsed: ParsedRepr, exists: Callable[[str], bool]) -> tuple[str, dict[str, str]] | None:
+        """Find which params this family's ids leave out (private, hidden): hash readings with some left out."""
+        for params in islice(_readings(parsed), _MAX_READINGS):
+            for subset in _subsets(params):
+                task_id = task_id_str(parsed.family, subset)
+                if exists(task_id):
+                    self._dropped[parsed.family] = frozenset(params) - frozenset(subset)
+                    for other in self._checked_families.get(parsed.family, []):
+                        if other.exact:
+                            self._checked.setdefault(*self._id_of(other.family, other.params))
+                    return task_id, subset
+        return None
+
+
+def _readings(parsed: ParsedRepr) -> Iterator[dict[str, str]]:
+    """The params of a repr as split, when that split was clean, then of every regrouping of its parts."""
+    if parsed.exact:
+        yield parsed.params
+    yield from _regroupings(parsed)
 
 
 def family_of_id(task_id: str) -> str:
