@@ -125,14 +125,17 @@ class Task:
 _NOT_FAILED = (AttemptResult.RUNNING, AttemptResult.SUCCESS, AttemptResult.NEW_REQUIREMENTS)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Change:
-    """What one event changed, for sinks: a run, and the task and attempt number where one was touched."""
+    """What one event changed, for sinks to read: the run, and the task and attempt where one was touched.
 
-    run_id: str
-    task_id: str | None = None
-    attempt: int | None = None
-    ended: bool = False  # the run ended, or (with attempt) the attempt ended
+    `ended` with an attempt: the attempt ended; without: the run ended. Sinks read these objects, never write them.
+    """
+
+    run: Run
+    task: Task | None = None
+    attempt: Attempt | None = None
+    ended: bool = False
 
 
 @dataclass
@@ -298,7 +301,7 @@ class Book:
         changes = []
         for run in self._open():
             run.finished = True
-            changes.append(Change(run.run_id, ended=True))
+            changes.append(Change(run, ended=True))
         return changes
 
     def _task(self, run: Run, task_id: str) -> Task:
@@ -341,13 +344,13 @@ class Book:
         task.statuses.add(event.status)
         if event.status == "UNKNOWN" and task.error is None:
             task.error = next((text for family, text in run.errors if family == task.family), None)
-        return [Change(run.run_id, task.task_id)]
+        return [Change(run, task)]
 
     def _checking(self, event: Checking) -> list[Change]:
         run = self._run_for_checking()
         run._touch(event.time)
         run.index.add_checked(run.index.parse(event.repr))
-        return [Change(run.run_id)]
+        return [Change(run)]
 
     def _done_scheduling(self, event: DoneScheduling) -> list[Change]:
         run = self._scheduling_run()
@@ -355,7 +358,7 @@ class Book:
             return []
         run._touch(event.time)
         run.scheduling = False
-        return [Change(run.run_id)]
+        return [Change(run)]
 
     def _running_worker(self, event: RunningWorker) -> list[Change]:
         run = next((r for r in reversed(self._open()) if r.worker is None and r.processes is None), None)
@@ -364,7 +367,7 @@ class Book:
         run._touch(event.time)
         run.processes = event.processes
         run.scheduling = False
-        return [Change(run.run_id)]
+        return [Change(run)]
 
     def _worker_task(self, event: TaskStarted | TaskDone | TaskFailed | TaskNewRequirements) -> list[Change]:
         run = self._run_for_worker(event.worker)
@@ -384,7 +387,7 @@ class Book:
             run.reschedule_open = False
             attempt = Attempt(len(task.attempts) + 1, event.pid, event.time)
             task.attempts.append(attempt)
-            return [Change(run.run_id, task.task_id, attempt.number)]
+            return [Change(run, task, attempt)]
         if attempt is None or attempt.result is not AttemptResult.RUNNING:
             # The start was not in this log (it began before the capture, or its child's lines were lost).
             attempt = Attempt(len(task.attempts) + 1, event.pid, None)
@@ -399,7 +402,7 @@ class Book:
             run.awaiting.add(task.task_id)
         if isinstance(event, TaskFailed):
             self._detail_target = (run, task, attempt)
-        return [Change(run.run_id, task.task_id, attempt.number, ended=True)]
+        return [Change(run, task, attempt, ended=True)]
 
     def _process_end(self, event: Died | TimedOut) -> list[Change]:
         """Main-process lines about a child that died or timed out: the attempt ends without a `failed` line."""
@@ -422,7 +425,7 @@ class Book:
             attempt.error = f"Task {event.task_id} timed out after {event.seconds:g} seconds and was terminated."
         attempt.ended_at = event.time
         run.awaiting.add(task.task_id)
-        return [Change(run.run_id, task.task_id, attempt.number, ended=True)]
+        return [Change(run, task, attempt, ended=True)]
 
     def _missing(self, event: MissingData | CompleteError | SchedulingError) -> list[Change]:
         run = self._scheduling_run() or (self._open() or [None])[-1] or self._new_run()
@@ -431,12 +434,12 @@ class Book:
             # worker.py logs the warning just before it informs the scheduler of the task (PENDING, not runnable).
             task = self._resolve(run, event.repr)
             task.missing_input = True
-            return [Change(run.run_id, task.task_id)]
+            return [Change(run, task)]
         # complete() or deps() raised, or the scheduler could not be reached: Luigi then informs UNKNOWN (or
         # nothing at all), so the task is not created here; its traceback waits on the run for that line.
         run.errors.append((parse_repr(event.repr).family, ""))
         self._detail_target = (run, None, None)
-        return [Change(run.run_id)]
+        return [Change(run)]
 
     def _scheduler_line(self, event: SchedulerRetry | SchedulerDisabled) -> list[Change]:
         run = self._run_with_task(event.task_id)
@@ -444,7 +447,7 @@ class Book:
             return []
         if isinstance(event, SchedulerDisabled):
             run.tasks[event.task_id].disabled = True
-        return [Change(run.run_id, event.task_id)]
+        return [Change(run, run.tasks[event.task_id])]
 
     def _detail(self, event: FailureDetail) -> list[Change]:
         target, self._detail_target = self._detail_target, None
@@ -454,19 +457,19 @@ class Book:
         if task is None:
             family, _ = run.errors[-1]
             run.errors[-1] = (family, event.text)
-            return [Change(run.run_id)]
+            return [Change(run)]
         if attempt is not None:
             attempt.error = event.text
         else:
             task.error = event.text
-        return [Change(run.run_id, task.task_id, attempt.number if attempt else None)]
+        return [Change(run, task, attempt, ended=attempt is not None)]
 
     def _worker_stopped(self, event: WorkerStopped) -> list[Change]:
         run = self._run_for_worker(event.worker)
         run._touch(event.time)
         run.stopped = True
         self._stopped = run
-        return [Change(run.run_id)]
+        return [Change(run)]
 
     def _summary(self, event: Summary) -> list[Change]:
         if self._last_summary == event:
@@ -485,7 +488,7 @@ class Book:
         run.ended_at = event.time
         run._touch(event.time)
         _settle_pending(run, event)
-        return [Change(run.run_id, ended=True)]
+        return [Change(run, ended=True)]
 
 
 _RESULT_OF = {

@@ -1,40 +1,31 @@
-"""Replay: read whole files through the same parser and model the live sidecar uses."""
+"""Replay: whole files through the same pipeline (parser, model) the live sidecar uses."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import tzinfo
 
-from exporter.model import Book, Run
-from exporter.parse import Parser
-from exporter.sources.files import read_lines, run_base_id
+from exporter.pipeline import Pipeline
+from exporter.sources.files import read_lines
 
-__all__ = ["Replay", "replay_file"]
-
-
-@dataclass
-class Replay:
-    runs: list[Run] = field(default_factory=list)
-    lines_read: int = 0
-    lines_unparsed: int = 0
-    lines_cut: int = 0
+__all__ = ["replay_file", "replay_into"]
 
 
-def replay_file(
-    path: str, tz: tzinfo | None = None, expected_tasks: int | None = None, into: Replay | None = None
-) -> Replay:
-    """Reconstruct every run of one file; raises OSError when the file can't be read."""
-    result = into if into is not None else Replay()
-    parser = Parser(tz)
-    book = Book(path, run_base_id(path), expected_tasks)
-    for line, cut in read_lines(path, path):
-        result.lines_cut += cut
-        for event in parser.feed(line):
-            book.apply(event)
-    for event in parser.flush():
-        book.apply(event)
-    book.finish()
-    result.runs.extend(book.runs)
-    result.lines_read += parser.lines_read
-    result.lines_unparsed += parser.lines_unparsed
-    return result
+def replay_into(pipeline: Pipeline, path: str) -> None:
+    """Feed one whole file and close its builds; raises OSError when the file can't be read."""
+    batch = []
+    cut = 0
+    for line, was_cut in read_lines(path, path):
+        batch.append(line)
+        cut += was_cut
+        if len(batch) >= 4096:
+            pipeline.feed(path, batch, cut=cut)
+            batch, cut = [], 0
+    pipeline.feed(path, batch, cut=cut)
+    pipeline.finish(path)
+
+
+def replay_file(path: str, tz: tzinfo | None = None, expected_tasks: int | None = None) -> Pipeline:
+    """A pipeline holding every run of one file (tests and tools)."""
+    pipeline = Pipeline(tz=tz, expected_tasks=expected_tasks)
+    replay_into(pipeline, path)
+    return pipeline

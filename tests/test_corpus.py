@@ -45,7 +45,7 @@ def test_corpus_lists_every_file(corpus: Path) -> None:
 @pytest.mark.parametrize("name", CORPUS_FILES)
 def test_every_build_matches_luigis_summary(corpus: Path, name: str) -> None:
     builds = _expected(corpus)[name]
-    runs = sorted(replay_file(str(corpus / name)).runs, key=lambda r: r.summary.offset if r.summary else 1 << 62)
+    runs = sorted(replay_file(str(corpus / name)).runs(), key=lambda r: r.summary.offset if r.summary else 1 << 62)
     got = []
     for run in runs:
         c = run_counts(run)
@@ -68,7 +68,7 @@ def test_every_build_matches_luigis_summary(corpus: Path, name: str) -> None:
 @pytest.mark.parametrize("name", CORPUS_FILES)
 def test_task_lines_agree_with_the_summary_of_their_build(corpus: Path, name: str) -> None:
     """Where both exist, the states rebuilt from task lines give the summary's exact figures."""
-    for run in replay_file(str(corpus / name)).runs:
+    for run in replay_file(str(corpus / name)).runs():
         if run.summary is None or not run.tasks:
             continue
         c = run_counts(run)
@@ -83,7 +83,7 @@ def test_task_lines_agree_with_the_summary_of_their_build(corpus: Path, name: st
 
 
 def test_killed_planexe_console_capture_is_incomplete_with_its_running_task(corpus: Path) -> None:
-    (run,) = replay_file(str(corpus / "planexe_3oct_console.log")).runs
+    (run,) = replay_file(str(corpus / "planexe_3oct_console.log")).runs()
     assert run.status.value == "incomplete"
     running = [t.family for t in run.tasks.values() if t.state.value == "running"]
     assert running == ["EnrichLeversTask"]
@@ -91,7 +91,7 @@ def test_killed_planexe_console_capture_is_incomplete_with_its_running_task(corp
 
 
 def test_interleaved_builds_are_told_apart_by_worker(corpus: Path) -> None:
-    runs = replay_file(str(corpus / "oscar_etl_concurrent_central.log")).runs
+    runs = replay_file(str(corpus / "oscar_etl_concurrent_central.log")).runs()
     assert len(runs) == 34
     assert len({r.worker for r in runs}) == 34
     first, second = runs[0], runs[1]
@@ -100,7 +100,7 @@ def test_interleaved_builds_are_told_apart_by_worker(corpus: Path) -> None:
 
 
 def test_retries_are_attempts_of_one_task(corpus: Path) -> None:
-    (run,) = replay_file(str(corpus / "luigi_example_task_level_retry.log")).runs
+    (run,) = replay_file(str(corpus / "luigi_example_task_level_retry.log")).runs()
     attempts = {t.family: len(t.attempts) for t in run.tasks.values()}
     assert attempts == {"examples.TaskLevelRetryPolicy": 0, "SuccessTask1": 0, "ErrorTask2": 2, "ErrorTask1": 5}
     error = run.tasks["ErrorTask1__99914b932b"].attempts[-1].error
@@ -111,7 +111,7 @@ def test_retries_are_attempts_of_one_task(corpus: Path) -> None:
 
 
 def test_summary_only_log_takes_luigis_figures(corpus: Path) -> None:
-    (run,) = replay_file(str(corpus / "planexe_2oct_summary.log")).runs
+    (run,) = replay_file(str(corpus / "planexe_2oct_summary.log")).runs()
     c = run_counts(run)
     assert (c["tasks_total"], c["tasks_done"], c["tasks_failed"], c["tasks_upstream_failed"]) == (62, 36, 1, 23)
     assert run.status.value == "failed"

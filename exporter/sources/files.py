@@ -9,7 +9,7 @@ from pathlib import Path
 
 from exporter.lines import Line
 
-__all__ = ["MAX_LINE_BYTES", "expand", "is_readable_file", "read_lines", "run_base_id"]
+__all__ = ["MAX_LINE_BYTES", "decode_line", "expand", "is_readable_file", "read_lines", "run_base_id"]
 
 # A line longer than this is cut and counted, never buffered whole (a 100 MB line must not cost 100 MB).
 MAX_LINE_BYTES = 1 << 20
@@ -33,8 +33,8 @@ def run_base_id(path: str) -> str:
     return p.name
 
 
-def read_lines(path: str, source: str, start: int = 0) -> Iterator[tuple[Line, bool]]:
-    """Yield (line, cut) for every line of `path` from byte `start`; a last line without newline is included.
+def read_lines(path: str, source: str, start: int = 0, end: int | None = None) -> Iterator[tuple[Line, bool]]:
+    """Yield (line, cut) for every line of `path` from byte `start` (to `end`); a last line without newline counts.
 
     `cut` is True when the line was longer than MAX_LINE_BYTES and only its head was kept.
     """
@@ -43,27 +43,31 @@ def read_lines(path: str, source: str, start: int = 0) -> Iterator[tuple[Line, b
         offset = start
         head = bytearray()
         length = 0
-        while chunk := f.read(_CHUNK):
+        left = end - start if end is not None else None
+        while chunk := f.read(_CHUNK if left is None else min(_CHUNK, left)):
+            if left is not None:
+                left -= len(chunk)
             pos = 0
             while True:
                 nl = chunk.find(b"\n", pos)
-                end = nl if nl != -1 else len(chunk)
+                stop = nl if nl != -1 else len(chunk)
                 room = MAX_LINE_BYTES - len(head)
                 if room > 0:
-                    head += chunk[pos : min(end, pos + room)]
-                length += end - pos
+                    head += chunk[pos : min(stop, pos + room)]
+                length += stop - pos
                 if nl == -1:
                     offset += len(chunk) - pos
                     break
                 offset += nl + 1 - pos
-                yield Line(source, offset, _decode(head)), length > MAX_LINE_BYTES
+                yield Line(source, offset, decode_line(head)), length > MAX_LINE_BYTES
                 head, length = bytearray(), 0
                 pos = nl + 1
         if length:
-            yield Line(source, offset, _decode(head)), length > MAX_LINE_BYTES
+            yield Line(source, offset, decode_line(head)), length > MAX_LINE_BYTES
 
 
-def _decode(raw: bytes | bytearray) -> str:
+def decode_line(raw: bytes | bytearray) -> str:
+    """UTF-8 with replacement (a log is never rejected for one bad byte), without a trailing CR or NUL bytes."""
     text = raw.decode("utf-8", errors="replace")
     if text.endswith("\r"):
         text = text[:-1]

@@ -1,0 +1,177 @@
+"""The only wiring and the only threads: lines -> parser -> model -> store and sinks.
+
+`replay`, `watch` and `run` all go through `Pipeline.feed`, so the live model is the replay model. The pipeline
+thread is the only writer; HTTP threads read snapshots under `lock`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import tzinfo
+from pathlib import Path
+
+from exporter.contract import run_dict
+from exporter.lines import Line
+from exporter.model import Book, Change, Run
+from exporter.parse import Parser
+from exporter.sinks import Sink
+from exporter.sinks.store import Store
+from exporter.sources.files import read_lines, run_base_id
+from exporter.sources.tail import Position, Tailer, still_same
+
+__all__ = ["Pipeline", "follow"]
+
+log = logging.getLogger("luigi_exporter")
+
+
+@dataclass
+class _Stream:
+    parser: Parser
+    book: Book
+
+
+class Pipeline:
+    """All sources' parsers and books, the store and the sinks; `feed` is called from one thread only."""
+
+    def __init__(
+        self,
+        store: Store | None = None,
+        sinks: Sequence[Sink] = (),
+        tz: tzinfo | None = None,
+        expected_tasks: int | None = None,
+    ) -> None:
+        self.lock = threading.RLock()
+        self.store = store
+        self.sinks = list(sinks)
+        self.tz = tz
+        self.expected_tasks = expected_tasks
+        self._streams: dict[str, _Stream] = {}
+        self._base_ids: set[str] = set()
+        self.lines_cut = 0
+        self.read_errors = 0
+        self.sink_errors: Counter[str] = Counter()
+
+    def _stream(self, source: str) -> _Stream:
+        stream = self._streams.get(source)
+        if stream is None:
+            base = run_base_id(source)
+            if base in self._base_ids:  # two files of one name (`a/luigi.log`, `b/luigi.log`): keep run ids apart
+                base = f"{Path(source).parent.name}/{base}"
+            self._base_ids.add(base)
+            stream = self._streams[source] = _Stream(Parser(self.tz), Book(source, base, self.expected_tasks))
+        return stream
+
+    def feed(self, source: str, lines: Iterable[Line], *, cut: int = 0, quiet: bool = False) -> list[Change]:
+        """Apply lines of one source; `quiet` rebuilds the model only (lines already stored before a restart)."""
+        stream = self._stream(source)
+        changes: list[Change] = []
+        with self.lock:
+            self.lines_cut += cut
+            for line in lines:
+                for event in stream.parser.feed(line):
+                    changes.extend(stream.book.apply(event))
+        if not quiet:
+            self._deliver(changes)
+        return changes
+
+    def finish(self, source: str) -> list[Change]:
+        """The source is over (replay's end of file, a wrapped command's exit): close its open builds."""
+        stream = self._stream(source)
+        with self.lock:
+            changes = [c for e in stream.parser.flush() for c in stream.book.apply(e)]
+            changes.extend(stream.book.finish())
+        self._deliver(changes)
+        return changes
+
+    def commit(self, positions: Iterable[Position] = ()) -> None:
+        if self.store is not None:
+            self.store.commit(positions)
+
+    def _deliver(self, changes: list[Change]) -> None:
+        if not changes:
+            return
+        if self.store is not None:
+            self.store.apply(changes)
+        for sink in self.sinks:
+            try:
+                sink.apply(changes)
+            except Exception as err:  # a sink must not stop the others, nor the reading
+                self.sink_errors[sink.name] += 1
+                log.error("sink %s failed: %s", sink.name, err)
+
+    # -- reading (any thread) --------------------------------------------------------------------------------
+
+    def runs(self) -> list[Run]:
+        with self.lock:
+            return [run for stream in self._streams.values() for run in stream.book.runs]
+
+    def documents(self) -> list[dict]:
+        """Every run in the replay contract, as of now."""
+        with self.lock:
+            return [run_dict(run) for stream in self._streams.values() for run in stream.book.runs]
+
+    @property
+    def lines_read(self) -> int:
+        return sum(s.parser.lines_read for s in self._streams.values())
+
+    @property
+    def lines_unparsed(self) -> int:
+        return sum(s.parser.lines_unparsed for s in self._streams.values()) + self.lines_cut
+
+    def sources(self) -> list[str]:
+        return list(self._streams)
+
+
+def catch_up(pipeline: Pipeline, positions: dict[str, Position]) -> dict[str, Position]:
+    """Rebuild the model from each file's stored prefix, writing nothing; returns the positions still valid.
+
+    A file whose first bytes or identity changed while we were down (rotated, rewritten) starts again from 0.
+    """
+    valid = {}
+    for path, position in positions.items():
+        if not still_same(position):
+            continue
+        cut = 0
+        lines = []
+        try:
+            for line, was_cut in read_lines(path, path, 0, position.offset):
+                lines.append(line)
+                cut += was_cut
+        except OSError:
+            continue
+        pipeline.feed(path, lines, cut=cut, quiet=True)
+        valid[path] = position
+    return valid
+
+
+def follow(
+    pipeline: Pipeline,
+    tailer: Tailer,
+    stop: threading.Event,
+    idle_wait: float = 0.25,
+    after_poll: Callable[[], None] | None = None,
+) -> None:
+    """The live loop: read what is new, apply it, commit it with its offsets; sleep on inotify when idle."""
+    reported: set[str] = set()
+    while not stop.is_set():
+        batches = tailer.poll()
+        if after_poll is not None:
+            after_poll()
+        positions = []
+        for batch in batches:
+            if batch.error is not None:
+                pipeline.read_errors += 1
+                if batch.error not in reported:
+                    reported.add(batch.error)
+                    log.warning("%s", batch.error)
+                continue
+            pipeline.feed(batch.path, batch.lines)
+            positions.append(batch.position)
+        if positions:
+            pipeline.commit(positions)
+        elif not batches:
+            tailer.wait(idle_wait)

@@ -1,0 +1,93 @@
+"""The sidecar's one HTTP port: /metrics, /healthz, /api/runs[/{run_id}], /api/config and the live page at /."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib import resources
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from prometheus_client import CollectorRegistry
+from prometheus_client.exposition import choose_encoder
+
+from exporter.pipeline import Pipeline
+
+__all__ = ["Server"]
+
+_STATIC = {
+    "/": ("index.html", "text/html; charset=utf-8"),
+    "/static/render.js": ("render.js", "text/javascript; charset=utf-8"),
+    "/static/style.css": ("style.css", "text/css; charset=utf-8"),
+}
+
+
+class Server:
+    """Serves in a daemon thread; `address` is the bound (host, port) (port 0 picks a free one)."""
+
+    def __init__(
+        self, host: str, port: int, pipeline: Pipeline, registry: CollectorRegistry, jaeger_url: str | None = None
+    ) -> None:
+        handler = type("Handler", (_Handler,), {"pipeline": pipeline, "registry": registry, "jaeger_url": jaeger_url})
+        self._httpd = ThreadingHTTPServer((host, port), handler)
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self._httpd.serve_forever, name="http", daemon=True)
+
+    @property
+    def address(self) -> tuple[str, int]:
+        host, port = self._httpd.server_address[:2]
+        return str(host), int(port)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def close(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    pipeline: Pipeline
+    registry: CollectorRegistry
+    jaeger_url: str | None
+    server_version = "luigi-exporter"
+
+    def do_GET(self) -> None:
+        path = urlsplit(self.path).path
+        if path == "/metrics":
+            encoder, content_type = choose_encoder(self.headers.get("Accept", ""))
+            self._send(200, encoder(self.registry), content_type)
+        elif path == "/healthz":
+            self._send(200, b"ok\n", "text/plain; charset=utf-8")
+        elif path == "/api/runs":
+            p = self.pipeline
+            self._json({"runs": p.documents(), "lines_read": p.lines_read, "lines_unparsed": p.lines_unparsed})
+        elif path.startswith("/api/runs/"):
+            run_id = unquote(path.removeprefix("/api/runs/"))
+            run = next((r for r in self.pipeline.documents() if r["run_id"] == run_id), None)
+            if run is None:
+                self._send(404, b'{"error": "no such run"}\n', "application/json")
+            else:
+                self._json(run)
+        elif path == "/api/config":
+            self._json({"jaeger_url": self.jaeger_url})
+        elif path in _STATIC:
+            name, content_type = _STATIC[path]
+            self._send(200, resources.files("exporter.web").joinpath(name).read_bytes(), content_type)
+        else:
+            self._send(404, b"not found\n", "text/plain; charset=utf-8")
+
+    def _json(self, document: Any) -> None:
+        self._send(200, json.dumps(document).encode(), "application/json")
+
+    def _send(self, status: int, body: bytes, content_type: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Scrapes every few seconds would drown the sidecar's own log."""

@@ -1,0 +1,199 @@
+"""Prometheus metrics: a custom Collector that reads the model and the store's counters at scrape time.
+
+No state lives in metric objects (prometheus_client's custom-collector pattern): each scrape builds fresh families.
+Per-run series exist for unfinished runs and the most recent finished ones (`Retention`), so cardinality stays
+bounded; per-family counters come from the store, so they survive a restart and `rate()` sees no reset.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    InfoMetricFamily,
+    Metric,
+)
+from prometheus_client.samples import Exemplar
+
+from exporter import __version__
+from exporter.contract import run_counts
+from exporter.eta import eta_seconds
+from exporter.model import Run, TaskState
+from exporter.pipeline import Pipeline
+from exporter.sinks.store import DURATION_BUCKETS, FamilyStats, Store
+
+__all__ = ["LuigiCollector", "Retention", "retained"]
+
+_RUN = ["run_id", "pipeline"]
+_FAILED = ("failure", "died", "timeout")
+
+
+@dataclass(frozen=True)
+class Retention:
+    """How long finished runs stay on /metrics (they stay in the store): the newest `runs`, or those that ended
+    within `seconds` when that is set."""
+
+    runs: int = 20
+    seconds: float | None = None
+
+
+def retained(runs: list[Run], retention: Retention, now: float) -> list[Run]:
+    finished = sorted((r for r in runs if r.ended), key=lambda r: r.ended_at or r.last_event_at or 0.0, reverse=True)
+    if retention.seconds is not None:
+        keep = {id(r) for r in finished if (r.ended_at or r.last_event_at or now) >= now - retention.seconds}
+    else:
+        keep = {id(r) for r in finished[: retention.runs]}
+    return [r for r in runs if not r.ended or id(r) in keep]
+
+
+class LuigiCollector:
+    """Register with a CollectorRegistry; `lag` gives unread bytes per followed file (empty for a wrapped command)."""
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        store: Store,
+        retention: Retention = Retention(),
+        lag: Callable[[], dict[str, int]] = dict,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._pipeline = pipeline
+        self._store = store
+        self._retention = retention
+        self._lag = lag
+        self._clock = clock
+
+    def collect(self) -> Iterator[Metric]:
+        now = self._clock()
+        stats = self._store.stats()
+        yield from self._run_metrics(now, stats)
+        yield from self._family_metrics(stats)
+        yield from self._exporter_metrics()
+
+    def _run_metrics(self, now: float, stats: dict[tuple[str, str, str], FamilyStats]) -> Iterator[Metric]:
+        scheduled = GaugeMetricFamily("luigi_run_tasks_scheduled", "Tasks this build scheduled.", labels=_RUN)
+        completed = GaugeMetricFamily(
+            "luigi_run_tasks_completed", "Tasks done in this build or already done before it.", labels=_RUN
+        )
+        states = GaugeMetricFamily("luigi_run_tasks", "Tasks of this build per state.", labels=[*_RUN, "state"])
+        ratio = GaugeMetricFamily("luigi_run_progress_ratio", "Completed over scheduled tasks (0..1).", labels=_RUN)
+        info = InfoMetricFamily("luigi_run", "A build: its pipeline, status and log.", labels=_RUN)
+        start = GaugeMetricFamily("luigi_run_start_time_seconds", "First line of the build.", labels=_RUN)
+        end = GaugeMetricFamily("luigi_run_end_time_seconds", "End of the build (its summary).", labels=_RUN)
+        last = GaugeMetricFamily(
+            "luigi_run_last_event_time_seconds", "Time of the build's latest Luigi line (stall alerts).", labels=_RUN
+        )
+        duration = GaugeMetricFamily(
+            "luigi_run_duration_seconds", "Elapsed: end (or latest line) minus start.", labels=_RUN
+        )
+        eta = GaugeMetricFamily("luigi_run_eta_seconds", "Estimated seconds until the build is done.", labels=_RUN)
+        current = GaugeMetricFamily(
+            "luigi_run_current_task_info", "A task running now (value 1).", labels=[*_RUN, "task", "family"]
+        )
+        with self._pipeline.lock:
+            for run in retained(self._pipeline.runs(), self._retention, now):
+                labels = [run.run_id, run.pipeline or ""]
+                counts = run_counts(run)
+                scheduled.add_metric(labels, counts["tasks_total"])
+                completed.add_metric(labels, counts["tasks_completed"])
+                for state in TaskState:
+                    states.add_metric([*labels, state.value], run.count(state))
+                ratio.add_metric(labels, counts["progress_ratio"])
+                info.add_metric(labels, {"status": run.status.value, "source": run.source})
+                if run.started_at is not None:
+                    start.add_metric(labels, run.started_at)
+                    stop = run.ended_at or run.last_event_at
+                    if stop is not None:
+                        duration.add_metric(labels, stop - run.started_at)
+                if run.ended_at is not None:
+                    end.add_metric(labels, run.ended_at)
+                if run.last_event_at is not None:
+                    last.add_metric(labels, run.last_event_at)
+                usual = _usual_durations(stats, run.pipeline or "")
+                remaining = eta_seconds(run, usual, now)
+                if remaining is not None:
+                    eta.add_metric(labels, remaining)
+                for task in run.tasks.values():
+                    if task.state is TaskState.RUNNING:
+                        current.add_metric([*labels, task.task_id, task.family], 1)
+        yield from (scheduled, completed, states, ratio, info, start, end, last, duration, eta, current)
+
+    def _family_metrics(self, stats: dict[tuple[str, str, str], FamilyStats]) -> Iterator[Metric]:
+        labels = ["pipeline", "family"]
+        durations = HistogramMetricFamily(
+            "luigi_task_duration_seconds", "Duration of task attempts.", labels=[*labels, "result"]
+        )
+        attempts = CounterMetricFamily("luigi_task_attempts", "Task attempts by result.", labels=[*labels, "result"])
+        failures = CounterMetricFamily("luigi_task_failures", "Failed task attempts.", labels=labels)
+        retries = CounterMetricFamily("luigi_task_retries", "Attempts after a failed one.", labels=labels)
+        failed: dict[tuple[str, str], int] = {}
+        for (pipeline, family, result), s in sorted(stats.items()):
+            if result == "":
+                retries.add_metric([pipeline, family], s.retries)
+                continue
+            attempts.add_metric([pipeline, family, result], s.attempts)
+            if result in _FAILED:
+                failed[(pipeline, family)] = failed.get((pipeline, family), 0) + s.attempts
+            durations.add_metric([pipeline, family, result], _buckets(s), sum_value=s.duration_sum)
+        for (pipeline, family), n in failed.items():
+            failures.add_metric([pipeline, family], n)
+        yield from (durations, attempts, failures, retries)
+
+    def _exporter_metrics(self) -> Iterator[Metric]:
+        p = self._pipeline
+        yield CounterMetricFamily("luigi_exporter_lines", "Lines read.", value=p.lines_read)
+        yield CounterMetricFamily(
+            "luigi_exporter_lines_unparsed",
+            "Lines that looked like Luigi's but could not be read.",
+            value=p.lines_unparsed,
+        )
+        yield CounterMetricFamily("luigi_exporter_read_errors", "Failed reads of a source.", value=p.read_errors)
+        yield GaugeMetricFamily("luigi_exporter_sources", "Sources followed.", value=len(p.sources()))
+        lag = GaugeMetricFamily("luigi_exporter_source_lag_bytes", "Bytes not read yet.", labels=["source"])
+        for source, n in sorted(self._lag().items()):
+            lag.add_metric([source], n)
+        yield lag
+        sink_errors = CounterMetricFamily("luigi_exporter_sink_errors", "Failures of a sink.", labels=["sink"])
+        for sink in sorted({s.name for s in p.sinks} | set(p.sink_errors)):
+            sink_errors.add_metric([sink], p.sink_errors[sink])
+        yield sink_errors
+        build = InfoMetricFamily("luigi_exporter_build", "luigi-exporter's version.")
+        build.add_metric([], {"version": __version__})
+        yield build
+
+
+def _usual_durations(stats: dict[tuple[str, str, str], FamilyStats], pipeline: str) -> dict[str, float]:
+    return {
+        family: s.duration_sum / s.attempts
+        for (p, family, result), s in stats.items()
+        if p == pipeline and result == "success" and s.attempts
+    }
+
+
+def _buckets(s: FamilyStats) -> list[_Bucket]:
+    """Cumulative buckets; the latest attempt's trace id rides on the bucket its duration fell in."""
+    out: list[_Bucket] = []
+    total = 0
+    exemplar_le = None
+    if s.exemplar is not None:
+        exemplar_le = next((le for le in DURATION_BUCKETS if s.exemplar[1] <= le), float("inf"))
+    for le, n in zip(DURATION_BUCKETS, s.buckets, strict=True):
+        total += n
+        out.append(_bucket(str(le), total, s, exemplar_le == le))
+    out.append(_bucket("+Inf", s.attempts, s, exemplar_le == float("inf")))
+    return out
+
+
+_Bucket = tuple[str, float] | tuple[str, float, Exemplar]
+
+
+def _bucket(le: str, value: float, s: FamilyStats, with_exemplar: bool) -> _Bucket:
+    if not with_exemplar or s.exemplar is None:
+        return (le, value)
+    trace, duration, at = s.exemplar
+    return (le, value, Exemplar({"trace_id": trace}, duration, at))

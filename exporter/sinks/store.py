@@ -1,0 +1,287 @@
+"""The durable store: SQLite (WAL) with runs, tasks, task_events, sources and per-family counters.
+
+Exactly once across `kill -9`: the pipeline writes the rows a batch of lines produced and the byte offset just past
+those lines in ONE transaction (`apply` ... `commit(positions)`). After a restart the pipeline re-reads each file up to
+its committed offset to rebuild the model without writing (nothing before the offset is new), then goes on from
+there. Every event row also has a natural key (run, task, attempt, event), so a row can never be written twice
+even if a batch were applied again.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from exporter.contract import run_counts, run_dict
+from exporter.ids import trace_id
+from exporter.model import Attempt, AttemptResult, Change, Run, Task, TaskState
+from exporter.sources.tail import Position
+
+__all__ = ["DURATION_BUCKETS", "FamilyStats", "Store"]
+
+# Seconds; fit for tasks from 0.1 s to 30 min (PlanExe's LLM calls take from under a second to about a minute).
+DURATION_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY, source TEXT NOT NULL, pipeline TEXT, status TEXT NOT NULL,
+    started_at REAL, ended_at REAL, tasks_total INTEGER, tasks_completed INTEGER, tasks_failed INTEGER,
+    document TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tasks (
+    run_id TEXT NOT NULL, task_id TEXT NOT NULL, family TEXT NOT NULL, state TEXT NOT NULL, attempts INTEGER,
+    started_at REAL, ended_at REAL, error TEXT, PRIMARY KEY (run_id, task_id)
+);
+CREATE TABLE IF NOT EXISTS task_events (
+    id INTEGER PRIMARY KEY, run_id TEXT NOT NULL, task_id TEXT NOT NULL, family TEXT NOT NULL, event TEXT NOT NULL,
+    attempt INTEGER NOT NULL, time REAL, worker_pid INTEGER, error TEXT, UNIQUE (run_id, task_id, attempt, event)
+);
+CREATE TABLE IF NOT EXISTS sources (
+    path TEXT PRIMARY KEY, identity TEXT NOT NULL, fingerprint TEXT NOT NULL, offset INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS family_stats (
+    pipeline TEXT NOT NULL, family TEXT NOT NULL, result TEXT NOT NULL, attempts INTEGER NOT NULL,
+    duration_sum REAL NOT NULL, buckets TEXT NOT NULL, exemplar TEXT, retries INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (pipeline, family, result)
+);
+"""
+
+# A task's state that is news without an attempt: written once as an event of attempt 0.
+_STATE_EVENTS = {
+    TaskState.ALREADY_DONE: "already_done",
+    TaskState.MISSING_INPUT: "missing_input",
+    TaskState.UNKNOWN: "unknown",
+    TaskState.DISABLED: "disabled",
+    TaskState.UPSTREAM_FAILED: "upstream_failed",
+}
+
+
+_FAILED = (AttemptResult.FAILURE, AttemptResult.DIED, AttemptResult.TIMEOUT)
+
+
+@dataclass
+class FamilyStats:
+    """Counters of one (pipeline, family, result): they survive restarts because they live in the store."""
+
+    attempts: int = 0
+    duration_sum: float = 0.0
+    buckets: list[int] = field(default_factory=lambda: [0] * len(DURATION_BUCKETS))  # not cumulative
+    exemplar: tuple[str, float, float] | None = None  # (trace id, duration, time) of the latest attempt
+    retries: int = 0
+
+
+class Store:
+    """One SQLite database; written by the pipeline thread only, its counters read by any thread via `stats()`.
+
+    `path=None` keeps everything in memory (`--state-dir none`): same behaviour, nothing survives the process.
+    """
+
+    name = "store"
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self._db = sqlite3.connect(str(path) if path else ":memory:", isolation_level=None, check_same_thread=False)
+        if path is not None:
+            self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a killed process loses no committed txn
+        self._db.executescript(_SCHEMA)
+        self._lock = threading.Lock()
+        self._stats = self._load_stats()
+        self._in_txn = False
+        self._dirty_runs: dict[str, Run] = {}
+
+    # -- reading -------------------------------------------------------------------------------------------
+
+    def positions(self) -> dict[str, Position]:
+        rows = self._db.execute("SELECT path, identity, fingerprint, offset FROM sources").fetchall()
+        return {row[0]: Position(*row) for row in rows}
+
+    def stats(self) -> dict[tuple[str, str, str], FamilyStats]:
+        """A copy of the per-family counters, keyed by (pipeline, family, result)."""
+        with self._lock:
+            return {
+                key: FamilyStats(s.attempts, s.duration_sum, list(s.buckets), s.exemplar, s.retries)
+                for key, s in self._stats.items()
+            }
+
+    def documents(self) -> list[dict]:
+        """Every stored run in the replay contract, oldest first (for `status` and `report` without a sidecar)."""
+        rows = self._db.execute("SELECT document FROM runs ORDER BY started_at IS NULL, started_at, rowid")
+        return [json.loads(row[0]) for row in rows]
+
+    def event_count(self) -> tuple[int, int]:
+        """(rows, distinct natural keys) of task_events: equal unless a row was doubled."""
+        rows = self._db.execute("SELECT count(*) FROM task_events").fetchone()[0]
+        keys = self._db.execute(
+            "SELECT count(*) FROM (SELECT DISTINCT run_id, task_id, attempt, event FROM task_events)"
+        ).fetchone()[0]
+        return rows, keys
+
+    # -- writing (pipeline thread) ---------------------------------------------------------------------------
+
+    def apply(self, changes: Sequence[Change]) -> None:
+        """Write what these changes mean, inside the transaction `commit` ends."""
+        if not changes:
+            return
+        self._begin()
+        for change in changes:
+            run, task, attempt = change.run, change.task, change.attempt
+            self._dirty_runs[run.run_id] = run
+            if task is None:
+                if change.ended:
+                    for t in run.tasks.values():
+                        self._task_row(run, t)
+                continue
+            self._event(run, task, 0, "scheduled", run.started_at, None, None)
+            event = _STATE_EVENTS.get(task.state)
+            if event is not None:
+                self._event(run, task, 0, event, run.last_event_at, None, task.error)
+            if attempt is not None:
+                self._attempt(run, task, attempt, change.ended)
+            self._task_row(run, task)
+
+    def commit(self, positions: Iterable[Position] = ()) -> None:
+        """End the transaction: the rows written since `apply` and the offsets they were read up to, together."""
+        self._begin()
+        for run in self._dirty_runs.values():
+            self._run_row(run)
+        self._dirty_runs.clear()
+        self._db.executemany(
+            "INSERT INTO sources (path, identity, fingerprint, offset) VALUES (?, ?, ?, ?) ON CONFLICT (path) "
+            "DO UPDATE SET identity = excluded.identity, fingerprint = excluded.fingerprint, offset = excluded.offset",
+            [(p.path, p.identity, p.fingerprint, p.offset) for p in positions],
+        )
+        self._db.execute("COMMIT")
+        self._in_txn = False
+
+    def rollback(self) -> None:
+        if self._in_txn:
+            self._db.execute("ROLLBACK")
+            self._in_txn = False
+            self._dirty_runs.clear()
+            with self._lock:
+                self._stats = self._load_stats()
+
+    def close(self) -> None:
+        self.rollback()
+        self._db.close()
+
+    def _begin(self) -> None:
+        if not self._in_txn:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._in_txn = True
+
+    def _event(
+        self, run: Run, task: Task, attempt: int, event: str, time: float | None, pid: int | None, error: str | None
+    ) -> bool:
+        """Write one event row once; True when it is new. A repeat may only add the error text or time it lacked."""
+        key = (run.run_id, task.task_id, attempt, event)
+        cursor = self._db.execute(
+            "INSERT OR IGNORE INTO task_events (run_id, task_id, attempt, event, family, time, worker_pid, error) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (*key, task.family, time, pid, error),
+        )
+        if cursor.rowcount == 1:
+            return True
+        if error is not None or time is not None:
+            self._db.execute(
+                "UPDATE task_events SET error = coalesce(?, error), time = coalesce(time, ?) "
+                "WHERE run_id = ? AND task_id = ? AND attempt = ? AND event = ?",
+                (error, time, *key),
+            )
+        return False
+
+    def _attempt(self, run: Run, task: Task, attempt: Attempt, ended: bool) -> None:
+        if not ended:
+            new = self._event(run, task, attempt.number, "started", attempt.started_at, attempt.pid, None)
+            if new and attempt.number > 1 and task.attempts[attempt.number - 2].result in _FAILED:
+                self._bump(run, task, "retries", attempt)  # not a re-run after dynamic dependencies
+            return
+        result = attempt.result.value
+        new = self._event(run, task, attempt.number, result, attempt.ended_at, attempt.pid, attempt.error)
+        if new and attempt.result is not AttemptResult.NEW_REQUIREMENTS:
+            self._bump(run, task, result, attempt)
+
+    def _bump(self, run: Run, task: Task, result: str, attempt: Attempt) -> None:
+        key = (run.pipeline or "", task.family, "" if result == "retries" else result)
+        with self._lock:
+            stats = self._stats.setdefault(key, FamilyStats())
+            if result == "retries":
+                stats.retries += 1
+            else:
+                stats.attempts += 1
+                duration = attempt.duration_s
+                if duration is not None:
+                    stats.duration_sum += duration
+                    index = next((i for i, le in enumerate(DURATION_BUCKETS) if duration <= le), None)
+                    if index is not None:
+                        stats.buckets[index] += 1
+                    trace = f"{trace_id(run.source, run.run_id):032x}"
+                    stats.exemplar = (trace, duration, attempt.ended_at or 0.0)
+            row = (
+                key[0],
+                key[1],
+                key[2],
+                stats.attempts,
+                stats.duration_sum,
+                json.dumps(stats.buckets),
+                json.dumps(stats.exemplar) if stats.exemplar else None,
+                stats.retries,
+            )
+        self._db.execute(
+            "INSERT OR REPLACE INTO family_stats (pipeline, family, result, attempts, duration_sum, buckets, exemplar,"
+            " retries) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            row,
+        )
+
+    def _task_row(self, run: Run, task: Task) -> None:
+        last = task.last_attempt
+        error = next((a.error for a in reversed(task.attempts) if a.error), task.error)
+        self._db.execute(
+            "INSERT OR REPLACE INTO tasks (run_id, task_id, family, state, attempts, started_at, ended_at, error) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                run.run_id,
+                task.task_id,
+                task.family,
+                task.state.value,
+                len(task.attempts),
+                last.started_at if last else None,
+                last.ended_at if last else None,
+                error,
+            ),
+        )
+        if task.state is TaskState.UPSTREAM_FAILED:
+            self._event(run, task, 0, "upstream_failed", run.ended_at, None, None)
+
+    def _run_row(self, run: Run) -> None:
+        counts = run_counts(run)
+        self._db.execute(
+            "INSERT OR REPLACE INTO runs (run_id, source, pipeline, status, started_at, ended_at, tasks_total,"
+            " tasks_completed, tasks_failed, document) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                run.run_id,
+                run.source,
+                run.pipeline,
+                run.status.value,
+                run.started_at,
+                run.ended_at,
+                counts["tasks_total"],
+                counts["tasks_completed"],
+                counts["tasks_failed"],
+                json.dumps(run_dict(run)),
+            ),
+        )
+
+    def _load_stats(self) -> dict[tuple[str, str, str], FamilyStats]:
+        stats = {}
+        for row in self._db.execute(
+            "SELECT pipeline, family, result, attempts, duration_sum, buckets, exemplar, retries FROM family_stats"
+        ):
+            exemplar = tuple(json.loads(row[6])) if row[6] else None
+            stats[(row[0], row[1], row[2])] = FamilyStats(row[3], row[4], json.loads(row[5]), exemplar, row[7])
+        return stats

@@ -1,0 +1,96 @@
+"""`luigi-exporter replay` as a user runs it: a real process, its output and its exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import ROOT, run_demo
+
+CLI = [sys.executable, "-m", "exporter"]
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*CLI, *args], cwd=ROOT, capture_output=True, text=True, timeout=60)
+
+
+def test_missing_file_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    proc = _cli("replay", str(tmp_path / "nope.log"))
+    assert proc.returncode == 2
+    assert proc.stderr == f"luigi-exporter: {tmp_path / 'nope.log'}: no such file\n"
+
+
+def test_directory_is_refused_with_exit_2(tmp_path: Path) -> None:
+    proc = _cli("replay", str(tmp_path))
+    assert proc.returncode == 2 and "is a directory" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_unknown_zone_is_a_usage_error(tmp_path: Path) -> None:
+    (tmp_path / "x.log").write_text("")
+    proc = _cli("replay", "--tz", "Mars/Olympus", str(tmp_path / "x.log"))
+    assert proc.returncode == 64 and proc.stderr.count("\n") == 1 and "unknown time zone" in proc.stderr
+
+
+def test_empty_file_has_no_run_and_exit_0(tmp_path: Path) -> None:
+    (tmp_path / "empty.log").write_bytes(b"")
+    proc = _cli("replay", "--json", str(tmp_path / "empty.log"))
+    assert proc.returncode == 0
+    assert json.loads(proc.stdout) == {"runs": [], "lines_read": 0, "lines_unparsed": 0}
+
+
+def test_glob_of_run_directories_names_runs_after_their_directory(tmp_path: Path) -> None:
+    for name in ("PlanExe_a", "PlanExe_b"):
+        assert run_demo(tmp_path / "runs" / name, "--speed", "0.01", "--task", "SetupTask").returncode == 0
+    proc = _cli("replay", "--json", str(tmp_path / "runs" / "*" / "log.txt"))
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert [r["run_id"] for r in doc["runs"]] == ["PlanExe_a", "PlanExe_b"]
+    keys = {
+        "run_id",
+        "source",
+        "pipeline",
+        "status",
+        "started_at",
+        "ended_at",
+        "tasks_total",
+        "tasks_done",
+        "tasks_already_done",
+        "tasks_completed",
+        "tasks_failed",
+        "tasks_running",
+        "tasks_pending",
+        "tasks_upstream_failed",
+        "progress_ratio",
+        "summary",
+        "tasks",
+    }
+    assert set(doc["runs"][0]) == keys
+    assert set(doc["runs"][0]["tasks"][0]) == {
+        "task_id",
+        "family",
+        "params",
+        "state",
+        "attempts",
+        "started_at",
+        "ended_at",
+        "duration_s",
+        "worker_pid",
+        "error",
+        "attempt_history",
+    }
+    assert doc["lines_read"] > 0
+
+
+def test_human_summary_names_the_failure(tmp_path: Path) -> None:
+    run_dir = tmp_path / "PlanExe_fail"
+    assert run_demo(run_dir, "--speed", "0.01", "--fail", "SWOTAnalysisTask").returncode == 1
+    proc = _cli("replay", str(run_dir / "log.txt"))
+    assert proc.returncode == 0
+    first, failure = proc.stdout.splitlines()
+    assert first == (
+        "PlanExe_fail: FullPlanPipeline failed, 37 of 61 complete (37 ran, 0 already done), 1 failed, "
+        "23 upstream failed"
+    )
+    assert failure.startswith("    failed  SWOTAnalysisTask: Exception: Failed to run SWOTAnalysisTask")
