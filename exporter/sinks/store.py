@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import tempfile
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -43,6 +44,10 @@ CREATE TABLE IF NOT EXISTS task_events (
 CREATE TABLE IF NOT EXISTS sources (
     path TEXT PRIMARY KEY, identity TEXT NOT NULL, fingerprint TEXT NOT NULL, offset INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY, span_key TEXT NOT NULL UNIQUE, payload BLOB NOT NULL, created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS family_stats (
     pipeline TEXT NOT NULL, family TEXT NOT NULL, result TEXT NOT NULL, attempts INTEGER NOT NULL,
     duration_sum REAL NOT NULL, buckets TEXT NOT NULL, exemplar TEXT, retries INTEGER NOT NULL DEFAULT 0,
@@ -83,16 +88,23 @@ class Store:
     name = "store"
 
     def __init__(self, path: Path | None) -> None:
-        self.path = path
-        self._db = sqlite3.connect(str(path) if path else ":memory:", isolation_level=None, check_same_thread=False)
-        if path is not None:
-            self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a killed process loses no committed txn
+        # In memory (`--state-dir none`) is a file in a private temporary directory, removed on close: other threads
+        # (span delivery) need connections of their own, which SQLite's :memory: cannot give.
+        self._scratch = tempfile.TemporaryDirectory(prefix="luigi-exporter-") if path is None else None
+        self.path = Path(self._scratch.name) / "store.sqlite" if self._scratch else path
+        self._db = self.connect()
         self._db.executescript(_SCHEMA)
         self._lock = threading.Lock()
         self._stats = self._load_stats()
         self._in_txn = False
         self._dirty_runs: dict[str, Run] = {}
+
+    def connect(self) -> sqlite3.Connection:
+        """A new connection to this store, for a thread of its own (WAL: readers never wait for the writer)."""
+        db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False, timeout=10)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a killed process loses no committed transaction
+        return db
 
     # -- reading -------------------------------------------------------------------------------------------
 
@@ -158,6 +170,23 @@ class Store:
         self._db.execute("COMMIT")
         self._in_txn = False
 
+    def outbox_add(self, spans: Iterable[tuple[str, bytes, float]], limit: int) -> int:
+        """Queue encoded spans (key, payload, created) in this batch's transaction; keeps at most `limit` queued,
+        dropping the oldest (and counting them in `counters`). Returns how many were dropped now."""
+        self._begin()
+        self._db.executemany("INSERT OR IGNORE INTO outbox (span_key, payload, created) VALUES (?, ?, ?)", spans)
+        size = self._db.execute("SELECT count(*) FROM outbox").fetchone()[0]
+        if size <= limit:
+            return 0
+        dropped = size - limit
+        self._db.execute("DELETE FROM outbox WHERE id IN (SELECT id FROM outbox ORDER BY id LIMIT ?)", (dropped,))
+        self._db.execute(
+            "INSERT INTO counters (name, value) VALUES ('spans_dropped', ?) "
+            "ON CONFLICT (name) DO UPDATE SET value = value + excluded.value",
+            (dropped,),
+        )
+        return dropped
+
     def rollback(self) -> None:
         if self._in_txn:
             self._db.execute("ROLLBACK")
@@ -169,6 +198,8 @@ class Store:
     def close(self) -> None:
         self.rollback()
         self._db.close()
+        if self._scratch is not None:
+            self._scratch.cleanup()
 
     def _begin(self) -> None:
         if not self._in_txn:

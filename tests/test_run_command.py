@@ -1,0 +1,104 @@
+"""`luigi-exporter run -- COMMAND`: output passed through byte for byte, the command's exit code kept."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from conftest import PIPELINES, ROOT
+
+# Bytes no decoder should touch: invalid UTF-8, a bare CR, NUL, an unterminated last line, on both streams.
+NOISE = (
+    "import sys, time\n"
+    "sys.stdout.buffer.write(b'out \\xff\\xfe\\r progress\\x00\\n'); sys.stdout.flush()\n"
+    "sys.stderr.buffer.write(b'INFO: Done scheduling tasks\\nerr without newline'); sys.stderr.flush()\n"
+    "sys.exit(7)\n"
+)
+
+
+def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [sys.executable, "-m", "exporter", "run", "--state-dir", "none", "--listen", "127.0.0.1:0", *args],
+        cwd=ROOT,
+        capture_output=True,
+        timeout=120,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def test_output_passes_through_byte_for_byte_and_exit_code_is_kept() -> None:
+    direct = subprocess.run([sys.executable, "-c", NOISE], capture_output=True, timeout=30)
+    wrapped = _run("--", sys.executable, "-c", NOISE)
+    assert direct.returncode == wrapped.returncode == 7
+    assert wrapped.stdout == direct.stdout
+    # Our own stderr carries one line of ours first ("serving http://..."), then the command's bytes unchanged.
+    ours, _, theirs = wrapped.stderr.partition(b"\n")
+    assert ours.startswith(b"luigi-exporter: serving http://127.0.0.1:")
+    assert theirs == direct.stderr
+
+
+def test_failed_luigi_build_exits_like_luigi_unless_asked(tmp_path: Path) -> None:
+    command = ["--", sys.executable, "-m", "luigi", "--module", "failing", "Report", "--local-scheduler"]
+    env = {"PYTHONPATH": str(PIPELINES)}
+    plain = _run(*command, env=env)
+    assert plain.returncode == 0  # luigi itself says 0 although a task failed
+    assert b"ERROR: [pid" in plain.stderr and b"failed    Extract()" in plain.stderr
+    strict = _run("--fail-on-task-failure", *command, env=env)
+    assert strict.returncode == 1
+
+
+def test_run_sees_the_build_it_wraps(tmp_path: Path) -> None:
+    """With --linger, the final figures stay served; /api/runs then shows the wrapped build, read live."""
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "exporter",
+            "run",
+            "--state-dir",
+            "none",
+            "--listen",
+            "127.0.0.1:0",
+            "--linger",
+            "30",
+            "--",
+            sys.executable,
+            "-m",
+            "luigi",
+            "--module",
+            "failing",
+            "Report",
+            "--local-scheduler",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(PIPELINES)},
+    )
+    try:
+        assert proc.stderr is not None
+        first = proc.stderr.readline().decode()
+        url = first.split("serving ", 1)[1].split("/ ", 1)[0].rstrip("/")
+        deadline = time.monotonic() + 60
+        while True:
+            with urllib.request.urlopen(url + "/api/runs", timeout=5) as response:
+                doc = json.loads(response.read())
+            if (doc["runs"] and doc["runs"][0]["status"] == "failed") or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        (run,) = doc["runs"]
+        assert (run["pipeline"], run["tasks_total"], run["tasks_failed"], run["tasks_upstream_failed"]) == (
+            "Report",
+            2,
+            1,
+            1,
+        )
+        assert run["started_at"] is not None  # no timestamps in luigi's own format: arrival times are used
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)

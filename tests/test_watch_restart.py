@@ -1,0 +1,85 @@
+"""`watch` on a real 4-worker demo build, killed with SIGKILL mid-run and restarted: nothing lost, nothing doubled."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, replay
+from sidecar import Sidecar
+from truth import assert_run_matches, load
+
+ENDED = ("succeeded", "failed", "blocked")
+
+
+def _store(state: Path) -> sqlite3.Connection:
+    return sqlite3.connect(state / "luigi-exporter.sqlite")
+
+
+def test_watch_killed_and_restarted_mid_run_equals_replay(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    runs, state = tmp_path / "runs", tmp_path / "state"
+    runs.mkdir()
+    run_dir = runs / "PlanExe_live"
+    watch_args = ("watch", str(runs / "*" / "log.txt"), "--state-dir", str(state))
+    sidecar = Sidecar(*watch_args, log=tmp_path / "sidecar.log")
+    build = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "exporter.demo",
+            "--run-dir",
+            str(run_dir),
+            "--workers",
+            "4",
+            "--speed",
+            "0.1",
+            "--ms",
+            "--fail",
+            "SWOTAnalysisTask",
+            "--quiet",
+            "--truth",
+            str(tmp_path / "truth.jsonl"),
+        ],
+        cwd=ROOT,
+    )
+    try:
+        # Kill the sidecar once it has seen part of the build, but well before the end.
+        sidecar.wait_for(lambda d: bool(d["runs"]) and d["runs"][0]["tasks_done"] >= 8, timeout=60)
+        sidecar.kill()
+        mid_rows = _store(state).execute("SELECT count(*) FROM task_events").fetchone()[0]
+        assert mid_rows > 0
+        time.sleep(0.3)  # the build goes on while nobody watches
+        sidecar = Sidecar(*watch_args, log=tmp_path / "sidecar.log")
+        assert build.wait(timeout=120) == 1
+        doc = sidecar.wait_for(lambda d: d["runs"][0]["status"] in ENDED, timeout=30)
+        assert sidecar.stop() == 0
+    finally:
+        build.kill()
+        sidecar.close()
+
+    (live,) = doc["runs"]
+    (replayed,) = replay(capsys, run_dir / "log.txt")["runs"]
+    assert live == replayed
+    assert_run_matches(live, load(str(tmp_path / "truth.jsonl")), 0.001)
+
+    db = _store(state)
+    rows, keys = db.execute(
+        "SELECT count(*), count(DISTINCT run_id || '|' || task_id || '|' || attempt || '|' || event) FROM task_events"
+    ).fetchone()
+    assert rows == keys  # no event doubled
+    started = db.execute("SELECT count(*) FROM task_events WHERE event = 'started'").fetchone()[0]
+    assert started == sum(t["attempts"] for t in replayed["tasks"])  # no event lost
+    ended = db.execute("SELECT count(*) FROM task_events WHERE event IN ('success', 'failure')").fetchone()[0]
+    assert ended == started
+    stored = {row[0]: row[1:] for row in db.execute("SELECT task_id, state, attempts FROM tasks")}
+    assert stored == {t["task_id"]: (t["state"], t["attempts"]) for t in replayed["tasks"]}
+    (status, total, completed, failed) = db.execute(
+        "SELECT status, tasks_total, tasks_completed, tasks_failed FROM runs"
+    ).fetchone()
+    assert (status, total, completed, failed) == ("failed", 61, replayed["tasks_completed"], 1)
+    (offset,) = db.execute("SELECT offset FROM sources").fetchone()
+    assert offset == (run_dir / "log.txt").stat().st_size
