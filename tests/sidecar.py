@@ -6,6 +6,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -18,14 +19,14 @@ ROOT = Path(__file__).parent.parent
 
 
 class Sidecar:
-    """`luigi-exporter ARGS... --listen 127.0.0.1:0`; `url` is known once it says where it serves."""
+    """`luigi-exporter ARGS... --listen 127.0.0.1:PORT` (0: any free port); `url` once it says where it serves."""
 
-    def __init__(self, *args: str, log: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(self, *args: str, log: Path, env: dict[str, str] | None = None, port: int = 0) -> None:
         self.log = log  # its stderr, appended to across restarts
         with open(log, "ab") as err:
             self._start = err.tell()
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "exporter", *args, "--listen", "127.0.0.1:0"],
+                [sys.executable, "-m", "exporter", *args, "--listen", f"127.0.0.1:{port}"],
                 cwd=ROOT,
                 env={**os.environ, **(env or {})},
                 stdout=subprocess.DEVNULL,
@@ -75,3 +76,10 @@ class Sidecar:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(timeout=10)
+
+
+def free_port() -> int:
+    """A port free right now on loopback (for a sidecar that must come back on the same port after a restart)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
