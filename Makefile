@@ -15,8 +15,8 @@ $(BIN)/luigi-exporter: pyproject.toml
 venv: $(BIN)/luigi-exporter
 
 lint: venv
-	$(BIN)/ruff check exporter tests
-	$(BIN)/ruff format --check exporter tests
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 test: venv lint
 	LUIGI_EXPORTER_CORPUS=$${LUIGI_EXPORTER_CORPUS:-$(CORPUS)} $(BIN)/pytest -q

@@ -6,17 +6,19 @@ thread is the only writer; HTTP threads read snapshots under `lock`.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import sqlite3
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import tzinfo
 from pathlib import Path
 
 from exporter.contract import run_dict
 from exporter.lines import Line
-from exporter.model import Book, Change, Run
+from exporter.model import AttemptResult, Book, Change, Run
 from exporter.parse import Parser
 from exporter.sinks import Sink
 from exporter.sinks.store import Store
@@ -51,6 +53,8 @@ class Pipeline:
         self.expected_tasks = expected_tasks
         self._streams: dict[str, _Stream] = {}
         self._base_ids: set[str] = set()
+        self._positions: dict[str, Position] = {}  # the latest offset read of every followed file
+        self._store_behind = False  # a store write failed: the next batch writes the whole model again
         self.lines_cut = 0
         self.read_errors = 0
         self.sink_errors: Counter[str] = Counter()
@@ -87,15 +91,48 @@ class Pipeline:
         self._deliver(changes)
         return changes
 
-    def commit(self, positions: Iterable[Position] = ()) -> None:
-        if self.store is not None:
-            self.store.commit(positions)
+    def commit(self, positions: Iterable[Position] = ()) -> bool:
+        """Make the batch durable with its offsets; False when the store could not (it catches up later)."""
+        self._positions.update((p.path, p) for p in positions)
+        if self.store is None:
+            return True
+        try:
+            if self._store_behind:
+                self._resync()
+            else:
+                self.store.commit(self._positions.values())
+        except (sqlite3.Error, OSError) as err:
+            self._store_failed(err)
+            return False
+        return True
+
+    def _store_failed(self, err: Exception) -> None:
+        """Disk full, read-only, locked: count it, say it in one line, keep serving what the model has."""
+        self.sink_errors["store"] += 1
+        self._store_behind = True
+        log.error("store: %s (figures are still served; the store catches up when it can)", err)
+        with contextlib.suppress(sqlite3.Error, OSError):
+            self.store.rollback()  # type: ignore[union-attr]
+
+    def _resync(self) -> None:
+        """After a failed write, write the whole model again: rows have natural keys, so only what is missing
+        lands, and the offsets are committed with it."""
+        assert self.store is not None
+        with self.lock:
+            changes = [c for s in self._streams.values() for run in s.book.runs for c in _everything(run)]
+        self.store.apply(changes)
+        self.store.commit(self._positions.values())
+        self._store_behind = False
+        log.info("store: caught up")
 
     def _deliver(self, changes: list[Change]) -> None:
         if not changes:
             return
-        if self.store is not None:
-            self.store.apply(changes)
+        if self.store is not None and not self._store_behind:  # else `commit` writes the whole model again
+            try:
+                self.store.apply(changes)
+            except (sqlite3.Error, OSError) as err:
+                self._store_failed(err)
         for sink in self.sinks:
             try:
                 sink.apply(changes)
@@ -124,6 +161,18 @@ class Pipeline:
 
     def sources(self) -> list[str]:
         return list(self._streams)
+
+
+def _everything(run: Run) -> Iterator[Change]:
+    """Changes that describe a whole run as it stands: every task, every attempt, and the run's end."""
+    for task in run.tasks.values():
+        yield Change(run, task)
+        for attempt in task.attempts:
+            yield Change(run, task, attempt)
+            if attempt.result is not AttemptResult.RUNNING:
+                yield Change(run, task, attempt, ended=True)
+    if run.ended:
+        yield Change(run, ended=True)
 
 
 def catch_up(pipeline: Pipeline, positions: dict[str, Position]) -> dict[str, Position]:

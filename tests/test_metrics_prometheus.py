@@ -13,6 +13,7 @@ from typing import Any
 from conftest import ROOT, run_demo
 from promserver import api_get, prometheus_factory, wait_for_scrapes  # noqa: F401 (fixture)
 from sidecar import Sidecar, free_port
+from test_dashboards import queries, substitute
 from truth import expected_states, load
 
 ENDED = ("succeeded", "failed", "blocked")
@@ -63,6 +64,7 @@ def test_prometheus_sees_luigis_figures_through_a_restart(tmp_path: Path, promet
     args = ("watch", str(runs / "*" / "log.txt"), "--state-dir", str(state))
     sidecar = Sidecar(*args, log=tmp_path / "sidecar.log", port=port)
     prom, _ = prometheus_factory([f"127.0.0.1:{port}"], "1s")
+    began = time.time()
     wait_for_scrapes(prom)
     build = subprocess.Popen(
         [
@@ -135,6 +137,18 @@ def test_prometheus_sees_luigis_figures_through_a_restart(tmp_path: Path, promet
         assert trace_ids and all(len(t) == 32 for t in trace_ids)
         openmetrics = sidecar.get("/metrics", accept="application/openmetrics-text; version=1.0.0").decode()
         assert '# {trace_id="' in openmetrics and openmetrics.rstrip().endswith("# EOF")
+
+        # Every query of every dashboard panel, variables substituted, returns data from these real builds.
+        empty = []
+        for where, expr in queries():
+            query = substitute(expr.replace("$run_id", "PlanExe_prom"))
+            status, body = api_get(
+                prom, "/api/v1/query_range", query=query, start=str(began), end=str(time.time()), step="1"
+            )
+            assert status == 200 and body["status"] == "success", (where, query, body)
+            if not body["data"]["result"]:
+                empty.append(where)
+        assert empty == []
     finally:
         build.kill()
         sidecar.close()

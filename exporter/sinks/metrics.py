@@ -132,16 +132,18 @@ class LuigiCollector:
         failures = CounterMetricFamily("luigi_task_failures", "Failed task attempts.", labels=labels)
         retries = CounterMetricFamily("luigi_task_retries", "Attempts after a failed one.", labels=labels)
         failed: dict[tuple[str, str], int] = {}
+        retried: dict[tuple[str, str], int] = {}
         for (pipeline, family, result), s in sorted(stats.items()):
-            if result == "":
-                retries.add_metric([pipeline, family], s.retries)
+            retried[(pipeline, family)] = retried.get((pipeline, family), 0) + s.retries
+            if result == "":  # the row that only counts retries
                 continue
             attempts.add_metric([pipeline, family, result], s.attempts)
-            if result in _FAILED:
-                failed[(pipeline, family)] = failed.get((pipeline, family), 0) + s.attempts
+            failed[(pipeline, family)] = failed.get((pipeline, family), 0) + (s.attempts if result in _FAILED else 0)
             durations.add_metric([pipeline, family, result], _buckets(s), sum_value=s.duration_sum)
-        for (pipeline, family), n in failed.items():
-            failures.add_metric([pipeline, family], n)
+        for key, n in failed.items():  # zeros included: alerts and dashboards see a family before it fails
+            failures.add_metric(list(key), n)
+        for key, n in retried.items():
+            retries.add_metric(list(key), n)
         yield from (durations, attempts, failures, retries)
 
     def _exporter_metrics(self) -> Iterator[Metric]:
@@ -159,7 +161,7 @@ class LuigiCollector:
             lag.add_metric([source], n)
         yield lag
         sink_errors = CounterMetricFamily("luigi_exporter_sink_errors", "Failures of a sink.", labels=["sink"])
-        for sink in sorted({s.name for s in p.sinks} | set(p.sink_errors)):
+        for sink in sorted({"store", *(s.name for s in p.sinks), *p.sink_errors}):
             sink_errors.add_metric([sink], p.sink_errors[sink])
         yield sink_errors
         build = InfoMetricFamily("luigi_exporter_build", "luigi-exporter's version.")

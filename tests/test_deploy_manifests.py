@@ -1,0 +1,309 @@
+"""Deployment files: Kubernetes manifests against the Kubernetes schemas (kubernetes-validate, offline, strict), the
+Prometheus Operator resources against a schema of the fields we use, compose.yaml against the Compose spec
+(check-jsonschema's vendored copy, offline), and the wiring between them (labels, ports, probes, rules)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import kubernetes_validate
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+DEPLOY = ROOT / "deploy"
+KUBERNETES = DEPLOY / "kubernetes"
+# 1.30: the oldest release with both native sidecars and the preStop sleep action on by default; and the newest
+# schemas kubernetes-validate ships.
+KUBERNETES_VERSIONS = ("1.30.0", kubernetes_validate.latest_version())
+OPERATOR_KINDS = {"ServiceMonitor", "PodMonitor", "PrometheusRule"}
+
+
+def documents() -> list[tuple[str, dict[str, Any]]]:
+    """(file name, document) for every YAML document under deploy/kubernetes."""
+    found = []
+    for path in sorted(KUBERNETES.glob("*.yaml")):
+        for doc in yaml.safe_load_all(path.read_text()):
+            if doc:
+                found.append((path.name, doc))
+    return found
+
+
+def by_kind(kind: str) -> dict[str, Any]:
+    matches = [doc for _, doc in documents() if doc["kind"] == kind]
+    assert len(matches) == 1, f"expected one {kind}, found {len(matches)}"
+    return matches[0]
+
+
+# --- schemas -------------------------------------------------------------------------------------------------------
+
+# kubernetes-validate has no schemas for custom resources. These follow the Prometheus Operator CRDs
+# (monitoring.coreos.com/v1) for the fields these manifests use, closed to anything else so that a misspelt
+# field fails here rather than being dropped by the API server.
+_STRING_MAP = {"type": "object", "additionalProperties": {"type": "string"}}
+_SELECTOR = {
+    "type": "object",
+    "properties": {"matchLabels": _STRING_MAP, "matchExpressions": {"type": "array"}},
+    "additionalProperties": False,
+}
+_DURATION = {
+    "type": "string",
+    "pattern": r"^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$",
+}
+_ENDPOINT = {
+    "type": "object",
+    "properties": {
+        "port": {"type": "string"},
+        "path": {"type": "string", "pattern": "^/"},
+        "scheme": {"enum": ["http", "https"]},
+        "interval": _DURATION,
+        "scrapeTimeout": _DURATION,
+        "honorLabels": {"type": "boolean"},
+        "honorTimestamps": {"type": "boolean"},
+        "relabelings": {"type": "array"},
+        "metricRelabelings": {"type": "array"},
+    },
+    "required": ["port"],
+    "additionalProperties": False,
+}
+_METADATA = {
+    "type": "object",
+    "properties": {"name": {"type": "string", "minLength": 1}, "namespace": {"type": "string"}, "labels": _STRING_MAP},
+    "required": ["name"],
+    "additionalProperties": False,
+}
+
+
+def _resource(kind: str, spec: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {
+            "apiVersion": {"const": "monitoring.coreos.com/v1"},
+            "kind": {"const": kind},
+            "metadata": _METADATA,
+            "spec": spec,
+        },
+        "required": ["apiVersion", "kind", "metadata", "spec"],
+        "additionalProperties": False,
+    }
+
+
+_RULE = {
+    "type": "object",
+    "properties": {
+        "record": {"type": "string"},
+        "alert": {"type": "string"},
+        "expr": {"type": "string", "minLength": 1},
+        "for": _DURATION,
+        "keep_firing_for": _DURATION,
+        "labels": _STRING_MAP,
+        "annotations": _STRING_MAP,
+    },
+    "required": ["expr"],
+    "oneOf": [{"required": ["record"]}, {"required": ["alert"]}],
+    "additionalProperties": False,
+}
+OPERATOR_SCHEMAS = {
+    "ServiceMonitor": _resource(
+        "ServiceMonitor",
+        {
+            "type": "object",
+            "properties": {
+                "jobLabel": {"type": "string"},
+                "selector": _SELECTOR,
+                "namespaceSelector": {"type": "object"},
+                "endpoints": {"type": "array", "items": _ENDPOINT, "minItems": 1},
+            },
+            "required": ["selector", "endpoints"],
+            "additionalProperties": False,
+        },
+    ),
+    "PodMonitor": _resource(
+        "PodMonitor",
+        {
+            "type": "object",
+            "properties": {
+                "jobLabel": {"type": "string"},
+                "selector": _SELECTOR,
+                "namespaceSelector": {"type": "object"},
+                "podMetricsEndpoints": {"type": "array", "items": _ENDPOINT, "minItems": 1},
+            },
+            "required": ["selector", "podMetricsEndpoints"],
+            "additionalProperties": False,
+        },
+    ),
+    "PrometheusRule": _resource(
+        "PrometheusRule",
+        {
+            "type": "object",
+            "properties": {
+                "groups": {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "name": {"type": "string"},
+                            "interval": _DURATION,
+                            "rules": {"type": "array", "items": _RULE, "minItems": 1},
+                        },
+                        "required": ["name", "rules"],
+                        "additionalProperties": False,
+                    },
+                }
+            },
+            "required": ["groups"],
+            "additionalProperties": False,
+        },
+    ),
+}
+
+
+@pytest.mark.parametrize(("name", "doc"), documents(), ids=[f"{name}:{doc['kind']}" for name, doc in documents()])
+def test_manifest_is_valid(name: str, doc: dict[str, Any]) -> None:
+    if doc["kind"] == "Kustomization":
+        return  # a kustomize file, not an API object: checked by test_kustomization_lists_the_manifests
+    if doc["kind"] in OPERATOR_KINDS:
+        jsonschema.validate(doc, OPERATOR_SCHEMAS[doc["kind"]])
+        return
+    for version in KUBERNETES_VERSIONS:
+        try:
+            kubernetes_validate.validate(doc, version, strict=True)
+        except kubernetes_validate.ValidationError as err:
+            pytest.fail(f"{name}: {doc['kind']} invalid for Kubernetes {version}: {err.message} at {list(err.path)}")
+
+
+def test_kustomization_lists_the_manifests() -> None:
+    kustomization = yaml.safe_load((KUBERNETES / "kustomization.yaml").read_text())
+    assert kustomization["apiVersion"] == "kustomize.config.k8s.io/v1beta1"
+    assert kustomization["kind"] == "Kustomization"
+    listed = set(kustomization["resources"])
+    for resource in listed:
+        assert (KUBERNETES / resource).is_file(), f"kustomization lists missing {resource}"
+    # Every manifest is in, except the PodMonitor: an alternative to the ServiceMonitor, never both.
+    present = {path.name for path in KUBERNETES.glob("*.yaml")} - {"kustomization.yaml"}
+    assert listed == present - {"podmonitor.yaml"}
+
+
+def test_sidecar_wiring() -> None:
+    """The Service and the monitors reach the exporter's named port on the pods, which probe /healthz."""
+    job, service = by_kind("Job"), by_kind("Service")
+    pod = job["spec"]["template"]
+    pod_labels = pod["metadata"]["labels"]
+    sidecars = [c for c in pod["spec"].get("initContainers", []) if c.get("restartPolicy") == "Always"]
+    assert [c["name"] for c in sidecars] == ["luigi-exporter"]
+    exporter = sidecars[0]
+    assert {"name": "metrics", "containerPort": 9588} in exporter["ports"]
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        assert exporter[probe]["httpGet"] == {"path": "/healthz", "port": "metrics"}, probe
+    assert exporter["args"][:2] == ["watch", "/runs/*/log.txt"]
+    # The pipeline and the exporter share the run directory.
+    (pipeline,) = pod["spec"]["containers"]
+    runs = {m["name"]: m["mountPath"] for m in pipeline["volumeMounts"]}
+    assert {m["name"]: m["mountPath"] for m in exporter["volumeMounts"]}["runs"] == runs["runs"] == "/runs"
+    assert {"name": "runs", "emptyDir": {}} in pod["spec"]["volumes"]
+
+    assert service["metadata"]["name"] == "luigi-exporter"  # the operator's job label for ServiceMonitor targets
+    assert service["spec"]["selector"].items() <= pod_labels.items()
+    assert {"name": "metrics", "port": 9588, "targetPort": "metrics", "protocol": "TCP"} in service["spec"]["ports"]
+
+    service_monitor = by_kind("ServiceMonitor")
+    assert service_monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+    assert [e["port"] for e in service_monitor["spec"]["endpoints"]] == ["metrics"]
+
+    pod_monitor = by_kind("PodMonitor")
+    assert pod_monitor["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
+    assert pod_labels[pod_monitor["spec"]["jobLabel"]] == "luigi-exporter"
+    assert [e["port"] for e in pod_monitor["spec"]["podMetricsEndpoints"]] == ["metrics"]
+
+
+def test_prometheusrule_carries_the_rules_file() -> None:
+    rules = yaml.safe_load((DEPLOY / "prometheus" / "rules" / "luigi.rules.yml").read_text())
+    assert by_kind("PrometheusRule")["spec"] == rules, (
+        "deploy/kubernetes/prometheusrule.yaml spec differs from deploy/prometheus/rules/luigi.rules.yml: copy the "
+        "groups over"
+    )
+
+
+# --- compose -------------------------------------------------------------------------------------------------------
+
+
+def test_compose_file_matches_the_compose_spec() -> None:
+    """check-jsonschema's builtin vendor.compose-spec is a copy inside the package: no network involved."""
+    # The venv's own copy first: the venv's bin directory need not be on PATH.
+    binary = shutil.which("check-jsonschema", path=str(Path(sys.executable).parent)) or shutil.which("check-jsonschema")
+    if binary is None:
+        pytest.fail("check-jsonschema not found: pip install check-jsonschema", pytrace=False)
+    result = subprocess.run(
+        [binary, "--builtin-schema", "vendor.compose-spec", str(DEPLOY / "compose.yaml")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_compose_services() -> None:
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+    services = compose["services"]
+    assert set(services) == {"demo", "sidecar", "prometheus", "grafana", "jaeger"}
+    sidecar, demo = services["sidecar"], services["demo"]
+    assert sidecar["command"] == ["watch", "/runs/*/log.txt", "--listen", "0.0.0.0:9588", "--state-dir", "/state"]
+    assert sidecar["environment"]["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://jaeger:4317"
+    assert demo["entrypoint"] + demo["command"] == [
+        "python",
+        "-m",
+        "exporter.demo",
+        "--run-dir",
+        "/runs/PlanExe_demo",
+        "--workers",
+        "4",
+        "--fail",
+        "SWOTAnalysisTask",
+    ]
+    assert "runs:/runs" in demo["volumes"] and "runs:/runs:ro" in sidecar["volumes"]
+    assert sidecar["build"]["dockerfile"] == "deploy/Dockerfile"
+    # Published on loopback only.
+    for name, service in services.items():
+        for port in service.get("ports", []):
+            assert str(port).startswith("127.0.0.1:"), f"{name} publishes {port} beyond loopback"
+    # The mounted paths exist.
+    for service in services.values():
+        for volume in service.get("volumes", []):
+            source = volume.split(":")[0]
+            if source.startswith("."):
+                assert (DEPLOY / source).exists(), source
+
+
+def test_grafana_provisioning() -> None:
+    provisioning = DEPLOY / "grafana" / "provisioning"
+    datasources = yaml.safe_load((provisioning / "datasources" / "datasources.yml").read_text())["datasources"]
+    by_type = {source["type"]: source for source in datasources}
+    jaeger_uid = by_type["jaeger"]["uid"]
+    destinations = by_type["prometheus"]["jsonData"]["exemplarTraceIdDestinations"]
+    assert {"name": "trace_id", "datasourceUid": jaeger_uid} in [
+        {key: d[key] for key in ("name", "datasourceUid") if key in d} for d in destinations
+    ]
+    # `$` is an environment variable in provisioning files: the data-link variable must be escaped as `$$`.
+    for destination in destinations:
+        if "url" in destination:
+            assert "$${__value.raw}" in destination["url"]
+    providers = yaml.safe_load((provisioning / "dashboards" / "dashboards.yml").read_text())["providers"]
+    assert [p["options"]["path"] for p in providers] == ["/var/lib/grafana/dashboards"]
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+    assert "../dashboards:/var/lib/grafana/dashboards:ro" in compose["services"]["grafana"]["volumes"]
+
+
+def test_dockerfile() -> None:
+    dockerfile = (DEPLOY / "Dockerfile").read_text()
+    instructions = [line for line in dockerfile.splitlines() if line and not line.startswith("#")]
+    assert instructions[0] == "FROM python:3.12-slim"
+    assert "EXPOSE 9588" in instructions
+    assert 'ENTRYPOINT ["luigi-exporter"]' in instructions
+    user = [line for line in instructions if line.startswith("USER ")]
+    assert user and not user[-1].split()[1].startswith(("root", "0")), "the image must not run as root"
