@@ -21,10 +21,24 @@ lint: venv
 test: venv lint
 	LUIGI_EXPORTER_CORPUS=$${LUIGI_EXPORTER_CORPUS:-$(CORPUS)} $(BIN)/pytest -q
 
+# The real 61-task demo (4 workers, SWOTAnalysisTask fails on purpose) under the sidecar: live progress on the
+# terminal (plain lines without one), the live page while it runs, and an HTML report at the end. Exit code 1 is
+# the planned failure.
+DEMO_DIR ?= /tmp/luigi-exporter-demo
+DEMO_LISTEN ?= 127.0.0.1:9588
 demo: venv
-	-$(BIN)/python -m exporter.demo --run-dir $${DEMO_DIR:-/tmp/luigi-exporter-demo}/run --workers 4 \
-		--fail SWOTAnalysisTask --speed 0.2
-	$(BIN)/luigi-exporter replay $${DEMO_DIR:-/tmp/luigi-exporter-demo}/run/log.txt
+	rm -rf $(DEMO_DIR) && mkdir -p $(DEMO_DIR)
+	$(BIN)/luigi-exporter run --view --listen $(DEMO_LISTEN) --state-dir $(DEMO_DIR)/state \
+		--output $(DEMO_DIR)/output.log --report $(DEMO_DIR)/report.html -- \
+		$(BIN)/python -m exporter.demo --run-dir $(DEMO_DIR)/runs/PlanExe_demo --workers 4 --fail SWOTAnalysisTask \
+		|| [ $$? -eq 1 ]
+	@echo
+	$(BIN)/luigi-exporter replay $(DEMO_DIR)/runs/PlanExe_demo/log.txt
+	@echo
+	@echo "report:    $(DEMO_DIR)/report.html"
+	@echo "log:       $(DEMO_DIR)/runs/PlanExe_demo/log.txt"
+	@echo "store:     $(DEMO_DIR)/state (luigi-exporter status --state-dir $(DEMO_DIR)/state)"
+	@echo "live page: http://$(DEMO_LISTEN)/ while a build runs (luigi-exporter watch '$(DEMO_DIR)/runs/*/log.txt')"
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache

@@ -1,8 +1,10 @@
-"""`luigi-exporter`: replay, watch, run. Errors are one line saying what to do, with an exit code per kind."""
+"""`luigi-exporter`: replay, watch, run, status, report. Errors are one line saying what to do, with an exit code
+per kind."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -14,20 +16,29 @@ import time
 from collections.abc import Sequence
 from datetime import tzinfo
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from prometheus_client import CollectorRegistry, push_to_gateway
+from rich.console import Console
 
 from exporter.contract import run_counts
 from exporter.model import Run
 from exporter.pipeline import Pipeline, catch_up, follow
+from exporter.redact import DEFAULT_NAMES, Redactor
 from exporter.replay import replay_into
+from exporter.report import render_report
 from exporter.server import Server
+from exporter.sinks.console import LiveView
 from exporter.sinks.metrics import LuigiCollector, Retention
 from exporter.sinks.store import Store
 from exporter.sources.files import expand, is_readable_file
 from exporter.sources.tail import Tailer
 from exporter.sources.wrap import Wrapped
+from exporter.webconfig import WebConfigError, load_web_config
+
+if TYPE_CHECKING:
+    from exporter.sinks.traces import TraceSink
 
 __all__ = ["main"]
 
@@ -56,6 +67,15 @@ def _zone(name: str | None) -> tzinfo | None:
         raise UserError(f"--tz {name}: unknown time zone (use an IANA name such as UTC)", EXIT_USAGE) from err
 
 
+def _redactor(args: argparse.Namespace) -> Redactor:
+    for pattern in args.redact:
+        try:
+            re.compile(pattern)
+        except re.error as err:
+            raise UserError(f"--redact {pattern!r}: {err} (give a regular expression)", EXIT_USAGE) from err
+    return Redactor([*DEFAULT_NAMES, *args.redact])
+
+
 def _listen(value: str) -> tuple[str, int]:
     host, _, port = value.rpartition(":")
     if not port.isdigit() or int(port) > 65535:
@@ -77,6 +97,13 @@ def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--tz", metavar="ZONE", help="zone of log timestamps written without one (default: local)")
     common.add_argument("--expected-tasks", type=int, metavar="N", help="total to show before scheduling is seen")
+    common.add_argument(
+        "--redact",
+        action="append",
+        default=[],
+        metavar="REGEX",
+        help="also redact params whose name matches (default: api_key, token, password, secret, credential, auth...)",
+    )
 
     live = argparse.ArgumentParser(add_help=False)
     live.add_argument(
@@ -105,16 +132,36 @@ def _parser() -> argparse.ArgumentParser:
         help="instead keep finished runs on /metrics for this long (e.g. 12h)",
     )
     live.add_argument("--jaeger-url", metavar="URL", help="link runs on the live page to this Jaeger UI")
+    live.add_argument(
+        "--web.config.file",
+        dest="web_config",
+        metavar="FILE",
+        help="TLS and basic auth, in the format of Prometheus's exporter-toolkit (tls_server_config, basic_auth_users)",
+    )
+    live.add_argument(
+        "--otlp",
+        action=argparse.BooleanOptionalAction,
+        help="send traces over OTLP, configured by OTEL_* (default: on when OTEL_EXPORTER_OTLP_ENDPOINT is set)",
+    )
+    outbox = argparse.ArgumentParser(add_help=False)
+    outbox.add_argument(
+        "--outbox-max",
+        type=int,
+        default=100_000,
+        metavar="N",
+        help="spans kept while the collector is unreachable, the oldest dropped beyond (default 100000)",
+    )
 
-    replay = commands.add_parser("replay", parents=[common], help="reconstruct every run in whole log files")
+    replay = commands.add_parser("replay", parents=[common, outbox], help="reconstruct every run in whole log files")
     replay.add_argument("files", nargs="+", metavar="FILE", help="log files or globs (e.g. 'run/*/log.txt')")
     replay.add_argument("--json", action="store_true", help="print the runs as JSON (the replay contract)")
+    replay.add_argument("--otlp", action="store_true", help="send the runs' traces over OTLP, configured by OTEL_*")
 
-    watch = commands.add_parser("watch", parents=[common, live], help="follow log files live and serve metrics")
+    watch = commands.add_parser("watch", parents=[common, live, outbox], help="follow log files live and serve metrics")
     watch.add_argument("globs", nargs="+", metavar="GLOB", help="files to follow, e.g. 'runs/*/log.txt' (quoted)")
     watch.add_argument("--poll", action="store_true", help="poll instead of inotify (network filesystems)")
 
-    run = commands.add_parser("run", parents=[common, live], help="run a Luigi command and observe it")
+    run = commands.add_parser("run", parents=[common, live, outbox], help="run a Luigi command and observe it")
     run.add_argument(
         "--linger",
         type=float,
@@ -128,7 +175,25 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="exit 1 when a task failed even if the command exited 0 (luigi does by default)",
     )
+    run.add_argument(
+        "--view",
+        action="store_true",
+        help="show live progress instead of the command's output (plain lines when not a terminal)",
+    )
+    run.add_argument("--output", metavar="FILE", help="with --view: write the command's output here")
+    run.add_argument("--report", metavar="FILE", help="write the HTML report of the runs here at the end")
+    run.add_argument("--run-id", metavar="NAME", help="name of the command's run (default run-YYYYmmdd-HHMMSS)")
     run.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- COMMAND...")
+
+    status = commands.add_parser("status", help="show the runs in the store (progress, running tasks, failures)")
+    status.add_argument("--state-dir", metavar="DIR", help="the store of a sidecar (default as for watch)")
+    status.add_argument("--follow", action="store_true", help="keep the view up to date until interrupted")
+
+    report = commands.add_parser("report", parents=[common], help="write a self-contained HTML report of runs")
+    report.add_argument("what", metavar="RUN_LOG_OR_ID", help="a log file (replayed) or a run id in the store")
+    report.add_argument("-o", "--output", required=True, metavar="FILE", help="where to write the HTML")
+    report.add_argument("--state-dir", metavar="DIR", help="the store to look a run id up in")
+    report.add_argument("--jaeger-url", metavar="URL", help="link each run to its trace in this Jaeger UI")
     return parser
 
 
@@ -136,7 +201,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(format="luigi-exporter: %(message)s", level=logging.INFO)
     try:
-        return {"replay": _replay, "watch": _watch, "run": _run}[args.command](args)
+        return {"replay": _replay, "watch": _watch, "run": _run, "status": _status, "report": _report}[args.command](
+            args
+        )
     except UserError as err:
         print(f"luigi-exporter: {err}", file=sys.stderr)
         return err.code
@@ -148,15 +215,31 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    pipeline = Pipeline(tz=_zone(args.tz), expected_tasks=args.expected_tasks)
-    for path in expand(args.files):
-        reason = is_readable_file(path)
-        if reason is not None:
-            raise UserError(reason, EXIT_INPUT)
-        try:
-            replay_into(pipeline, path)
-        except OSError as err:
-            raise UserError(f"{path}: {err.strerror or err}", EXIT_INPUT) from err
+    # --otlp: a temporary store gives the spans the live sidecar's outbox and delivery; undelivered ones are lost
+    # with a warning (exit 0: the replay itself worked).
+    store = Store(None) if args.otlp else None
+    traces = _traces(store, args) if store is not None else None
+    pipeline = Pipeline(
+        store,
+        [traces] if traces else [],
+        tz=_zone(args.tz),
+        expected_tasks=args.expected_tasks,
+        redactor=_redactor(args),
+    )
+    try:
+        for path in expand(args.files):
+            reason = is_readable_file(path)
+            if reason is not None:
+                raise UserError(reason, EXIT_INPUT)
+            try:
+                replay_into(pipeline, path)
+            except OSError as err:
+                raise UserError(f"{path}: {err.strerror or err}", EXIT_INPUT) from err
+            pipeline.commit()
+    finally:
+        if traces is not None and store is not None:
+            traces.close(timeout=60)
+            store.close()
     if args.json:
         document = {
             "runs": pipeline.documents(),
@@ -207,33 +290,68 @@ def _state_path(value: str | None) -> Path | None:
     return directory / "luigi-exporter.sqlite"
 
 
+def _traces(store: Store, args: argparse.Namespace) -> TraceSink:
+    """The OTLP trace sink, delivering; imported only when wanted (the SDK and gRPC take a second to load)."""
+    from exporter.sinks.traces import TraceSink
+
+    try:
+        traces = TraceSink(store, args.outbox_max)
+    except (ValueError, RuntimeError) as err:
+        raise UserError(f"traces: {err}", EXIT_CONFIG) from err
+    traces.start()
+    return traces
+
+
 class _Sidecar:
     """Store, pipeline, metrics and the HTTP server, set up for `watch` and `run` alike."""
 
     def __init__(self, args: argparse.Namespace) -> None:
+        try:
+            web = load_web_config(args.web_config) if args.web_config else None
+        except WebConfigError as err:
+            raise UserError(f"--web.config.file {err}", EXIT_CONFIG) from err
         path = _state_path(args.state_dir)
         try:
             self.store = Store(path)
         except Exception as err:  # sqlite3.DatabaseError and friends: say which file and what to do
             raise UserError(f"store {path}: {err} (move it aside or choose another --state-dir)", EXIT_CONFIG) from err
-        self.pipeline = Pipeline(self.store, tz=_zone(args.tz), expected_tasks=args.expected_tasks)
+        otlp = args.otlp
+        if otlp is None:
+            otlp = bool(
+                os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+            )
+        self.traces = _traces(self.store, args) if otlp else None
+        sinks = [self.traces] if self.traces else []
+        self.pipeline = Pipeline(
+            self.store, sinks, tz=_zone(args.tz), expected_tasks=args.expected_tasks, redactor=_redactor(args)
+        )
         self.registry = CollectorRegistry(auto_describe=False)
+        if self.traces is not None:
+            self.registry.register(self.traces)
         self.lag: dict[str, int] = {}
         retention = Retention(args.retain_runs, args.retain_for)
         self.registry.register(LuigiCollector(self.pipeline, self.store, retention, lag=lambda: dict(self.lag)))
         host, port = args.listen
         try:
-            self.server = Server(host, port, self.pipeline, self.registry, args.jaeger_url)
+            self.server = Server(host, port, self.pipeline, self.registry, args.jaeger_url, web)
         except OSError as err:
+            self.close_traces()
             self.store.close()
             raise UserError(f"--listen {host}:{port}: {err.strerror} (choose another port)", EXIT_PORT) from err
         self.server.start()
         bound = self.server.address
-        log.info("serving http://%s:%d/ (metrics at /metrics)", bound[0], bound[1])
+        scheme = "https" if web is not None and web.tls is not None else "http"
+        log.info("serving %s://%s:%d/ (metrics at /metrics)", scheme, bound[0], bound[1])
 
     def close(self) -> None:
         self.server.close()
+        self.close_traces()
         self.store.close()
+
+    def close_traces(self) -> None:
+        """Flush spans for at most 5 s (SIGTERM), before the store closes; the rest waits in the store."""
+        if self.traces is not None:
+            self.traces.close(timeout=5)
 
 
 def _stop_on_signals(stop: threading.Event) -> None:
@@ -270,19 +388,33 @@ def _run(args: argparse.Namespace) -> int:
     if not argv:
         raise UserError("run needs a command after --, e.g. luigi-exporter run -- luigi --module m Task", EXIT_USAGE)
     sidecar = _Sidecar(args)
+    view = LiveView(Console(stderr=True)) if args.view else None
     try:
-        try:
-            command = Wrapped(argv, "command", sys.stdout.buffer, sys.stderr.buffer)
-        except OSError as err:
-            raise UserError(f"{argv[0]}: {err.strerror} (is it installed and on PATH?)", EXIT_INPUT) from err
-        while not command.finished:
-            lines = list(command.lines(timeout=0.25))
-            if lines:
-                sidecar.pipeline.feed(command.source, lines)
-                sidecar.pipeline.commit()
-        code = command.wait()
+        with contextlib.ExitStack() as stack:
+            if view is not None:
+                sink = stack.enter_context(open(args.output or os.devnull, "wb"))
+                out, err = sink, sink
+            else:
+                out, err = sys.stdout.buffer, sys.stderr.buffer
+            try:
+                command = Wrapped(argv, args.run_id or time.strftime("run-%Y%m%d-%H%M%S"), out, err)
+            except OSError as error:
+                raise UserError(f"{argv[0]}: {error.strerror} (is it installed and on PATH?)", EXIT_INPUT) from error
+            while not command.finished:
+                lines = list(command.lines(timeout=0.25))
+                if lines:
+                    sidecar.pipeline.feed(command.source, lines)
+                    sidecar.pipeline.commit()
+                if view is not None:
+                    view.update(sidecar.pipeline.documents(time.time()), time.time())
+            code = command.wait()
         sidecar.pipeline.finish(command.source)
         sidecar.pipeline.commit()
+        if view is not None:
+            view.update(sidecar.pipeline.documents(time.time()), time.time())
+            view.close()
+        if args.report:
+            _write_report(args.report, _document(sidecar.pipeline), args.jaeger_url)
         if args.pushgateway:
             _push(args.pushgateway, sidecar.registry)
         if args.linger > 0:
@@ -293,6 +425,67 @@ def _run(args: argparse.Namespace) -> int:
     if code == 0 and failed and args.fail_on_task_failure:
         return 1
     return code if code >= 0 else 128 - code
+
+
+def _document(pipeline: Pipeline) -> dict:
+    return {"runs": pipeline.documents(), "lines_read": pipeline.lines_read, "lines_unparsed": pipeline.lines_unparsed}
+
+
+def _write_report(path: str, document: dict, jaeger_url: str | None) -> None:
+    try:
+        Path(path).write_text(render_report(document, jaeger_url=jaeger_url), encoding="utf-8")
+    except OSError as err:
+        raise UserError(f"{path}: {err.strerror} (choose a writable path for the report)", EXIT_CONFIG) from err
+    log.info("report written to %s", path)
+
+
+# -- reading the store ----------------------------------------------------------------------------------------------
+
+
+def _open_store(state_dir: str | None) -> Store:
+    path = _state_path(state_dir)
+    if path is None or not path.exists():
+        raise UserError(f"no store at {path} (start `luigi-exporter watch` or pass --state-dir)", EXIT_CONFIG)
+    try:
+        return Store(path)
+    except Exception as err:
+        raise UserError(f"store {path}: {err} (is it a luigi-exporter state directory?)", EXIT_CONFIG) from err
+
+
+def _status(args: argparse.Namespace) -> int:
+    store = _open_store(args.state_dir)
+    view = LiveView(Console())
+    try:
+        while True:
+            view.update(store.documents(), time.time())
+            if not args.follow:
+                break
+            time.sleep(1.0)
+    finally:
+        view.close()
+        store.close()
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    if os.path.exists(args.what):
+        pipeline = Pipeline(tz=_zone(args.tz), expected_tasks=args.expected_tasks, redactor=_redactor(args))
+        reason = is_readable_file(args.what)
+        if reason is not None:
+            raise UserError(reason, EXIT_INPUT)
+        replay_into(pipeline, args.what)
+        document = _document(pipeline)
+    else:
+        store = _open_store(args.state_dir)
+        try:
+            runs = [r for r in store.documents() if r["run_id"] == args.what]
+        finally:
+            store.close()
+        if not runs:
+            raise UserError(f"{args.what}: neither a log file nor a run id in the store", EXIT_INPUT)
+        document = {"runs": runs, "lines_read": 0, "lines_unparsed": 0}
+    _write_report(args.output, document, args.jaeger_url)
+    return 0
 
 
 def _push(url: str, registry: CollectorRegistry) -> None:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from exporter.eta import eta_seconds
 from exporter.events import Summary
+from exporter.ids import trace_id
 from exporter.model import Attempt, Run, Task, TaskState
 
-__all__ = ["run_counts", "run_dict", "summary_dict", "task_dict"]
+__all__ = ["live_dict", "run_counts", "run_dict", "summary_dict", "task_dict"]
 
 
 def run_counts(run: Run) -> dict[str, Any]:
@@ -92,4 +94,13 @@ def run_dict(run: Run) -> dict[str, Any]:
         **run_counts(run),
         "summary": summary_dict(run.summary),
         "tasks": [task_dict(t) for t in run.tasks.values()],
+    }
+
+
+def live_dict(run: Run, now: float, usual: dict[str, float]) -> dict[str, Any]:
+    """The contract plus what only a live sidecar knows: the ETA (from earlier runs' durations) and the run's trace."""
+    return {
+        **run_dict(run),
+        "eta_s": eta_seconds(run, usual, now),
+        "trace_id": f"{trace_id(run.source, run.run_id):032x}",
     }

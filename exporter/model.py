@@ -34,6 +34,7 @@ from exporter.events import (
     TimedOut,
     WorkerStopped,
 )
+from exporter.redact import Redactor
 from exporter.taskid import TaskIndex, family_of_id, parse_repr, task_id_str
 
 __all__ = ["Attempt", "AttemptResult", "Book", "Change", "Run", "RunStatus", "Task", "TaskState"]
@@ -87,15 +88,19 @@ class Attempt:
 
 @dataclass
 class Task:
-    task_id: str
+    task_id: str  # Luigi's id, with any credential in its readable part redacted (what every output shows)
     family: str
-    params: dict[str, str] = field(default_factory=dict)
+    params: dict[str, str] = field(default_factory=dict)  # serialized values, credentials redacted
     statuses: set[str] = field(default_factory=set)  # every status Informed to the scheduler in this build
     attempts: list[Attempt] = field(default_factory=list)
     missing_input: bool = False
     disabled: bool = False
     upstream_failed: bool = False
     error: str | None = None  # an error outside any attempt: complete() or scheduling failed
+    key: str = ""  # Luigi's id as logged: what scheduler lines name it by
+
+    def __post_init__(self) -> None:
+        self.key = self.key or self.task_id
 
     @property
     def state(self) -> TaskState:
@@ -206,8 +211,11 @@ class Book:
     `apply` takes events in order and returns what changed; `finish` closes the input (replay's end of file).
     """
 
-    def __init__(self, source: str, base_id: str, expected_tasks: int | None = None) -> None:
+    def __init__(
+        self, source: str, base_id: str, expected_tasks: int | None = None, redactor: Redactor | None = None
+    ) -> None:
         self.source = source
+        self.redactor = redactor or Redactor()
         self.base_id = base_id
         self.expected_tasks = expected_tasks
         self.runs: list[Run] = []
@@ -308,14 +316,21 @@ class Book:
         """The task of an id from a scheduler-side line; a new id takes family and params from a Checking repr."""
         task = run.tasks.get(task_id)
         if task is None:
-            family, params = run.index.describe(task_id) or (family_of_id(task_id), {})
-            task = self._add(run, Task(task_id, family, dict(params)))
+            family, params = run.index.describe(task_id) or (family_of_id(task_id, run.index.families()), {})
+            task = self._add(run, task_id, family, params)
         return task
 
-    def _add(self, run: Run, task: Task) -> Task:
-        run.tasks[task.task_id] = task
-        run.index.add_id(task.task_id)
+    def _add(self, run: Run, key: str, family: str, params: dict[str, str]) -> Task:
+        task = run.tasks[key] = Task(key, family)
+        self._describe(task, family, params)
+        run.index.add_id(key)
         return task
+
+    def _describe(self, task: Task, family: str, params: dict[str, str]) -> None:
+        """Family and params of a task, credentials redacted in them and in the id shown."""
+        task.family = family
+        task.params = self.redactor.params(params)
+        task.task_id = self.redactor.task_id(task.key, family, params)
 
     def _resolve(self, run: Run, repr_text: str) -> Task:
         """The task a worker line's repr names: by Luigi's id recomputed, else the one task of its family."""
@@ -324,14 +339,14 @@ class Book:
         if found is not None:
             task = run.tasks[found[0]]
             if not task.params:
-                task.family, task.params = parsed.family, dict(found[1])
+                self._describe(task, parsed.family, found[1])
             return task
         same_family = [t for t in run.tasks.values() if t.family == parsed.family]
         if len(same_family) == 1:
             return same_family[0]
         # Not scheduled in this log (its start was not captured): a task of its own, under the computed id.
         task_id = task_id_str(parsed.family, parsed.params)
-        return run.tasks.get(task_id) or self._add(run, Task(task_id, parsed.family, dict(parsed.params)))
+        return run.tasks.get(task_id) or self._add(run, task_id, parsed.family, parsed.params)
 
     def _informed(self, event: Informed) -> list[Change]:
         run = self._run_for_informed(event.task_id, event.status)
@@ -399,7 +414,7 @@ class Book:
         if isinstance(event, TaskNewRequirements):
             run.reschedule_open = True
         else:
-            run.awaiting.add(task.task_id)
+            run.awaiting.add(task.key)
         if isinstance(event, TaskFailed):
             self._detail_target = (run, task, attempt)
         return [Change(run, task, attempt, ended=True)]
@@ -419,12 +434,12 @@ class Book:
             task.attempts.append(attempt)
         if isinstance(event, Died):
             attempt.result = AttemptResult.DIED
-            attempt.error = f"Task {event.task_id} died unexpectedly with exit code {event.exit_code}"
+            attempt.error = f"Task {task.task_id} died unexpectedly with exit code {event.exit_code}"
         else:
             attempt.result = AttemptResult.TIMEOUT
-            attempt.error = f"Task {event.task_id} timed out after {event.seconds:g} seconds and was terminated."
+            attempt.error = f"Task {task.task_id} timed out after {event.seconds:g} seconds and was terminated."
         attempt.ended_at = event.time
-        run.awaiting.add(task.task_id)
+        run.awaiting.add(task.key)
         return [Change(run, task, attempt, ended=True)]
 
     def _missing(self, event: MissingData | CompleteError | SchedulingError) -> list[Change]:
@@ -456,12 +471,13 @@ class Book:
         run, task, attempt = target
         if task is None:
             family, _ = run.errors[-1]
-            run.errors[-1] = (family, event.text)
+            run.errors[-1] = (family, self.redactor.text(event.text))
             return [Change(run)]
+        text = self.redactor.text(event.text)
         if attempt is not None:
-            attempt.error = event.text
+            attempt.error = text
         else:
-            task.error = event.text
+            task.error = text
         return [Change(run, task, attempt, ended=attempt is not None)]
 
     def _worker_stopped(self, event: WorkerStopped) -> list[Change]:

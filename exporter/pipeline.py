@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from datetime import tzinfo
 from pathlib import Path
 
-from exporter.contract import run_dict
+from exporter.contract import live_dict, run_dict
 from exporter.lines import Line
 from exporter.model import AttemptResult, Book, Change, Run
 from exporter.parse import Parser
+from exporter.redact import Redactor
 from exporter.sinks import Sink
 from exporter.sinks.store import Store
 from exporter.sources.files import read_lines, run_base_id
@@ -45,8 +46,10 @@ class Pipeline:
         sinks: Sequence[Sink] = (),
         tz: tzinfo | None = None,
         expected_tasks: int | None = None,
+        redactor: Redactor | None = None,
     ) -> None:
         self.lock = threading.RLock()
+        self.redactor = redactor or Redactor()
         self.store = store
         self.sinks = list(sinks)
         self.tz = tz
@@ -66,7 +69,9 @@ class Pipeline:
             if base in self._base_ids:  # two files of one name (`a/luigi.log`, `b/luigi.log`): keep run ids apart
                 base = f"{Path(source).parent.name}/{base}"
             self._base_ids.add(base)
-            stream = self._streams[source] = _Stream(Parser(self.tz), Book(source, base, self.expected_tasks))
+            stream = self._streams[source] = _Stream(
+                Parser(self.tz), Book(source, base, self.expected_tasks, self.redactor)
+            )
         return stream
 
     def feed(self, source: str, lines: Iterable[Line], *, cut: int = 0, quiet: bool = False) -> list[Change]:
@@ -146,10 +151,13 @@ class Pipeline:
         with self.lock:
             return [run for stream in self._streams.values() for run in stream.book.runs]
 
-    def documents(self) -> list[dict]:
-        """Every run in the replay contract, as of now."""
+    def documents(self, now: float | None = None) -> list[dict]:
+        """Every run in the replay contract; given `now`, with the live fields too (ETA, trace id)."""
         with self.lock:
-            return [run_dict(run) for stream in self._streams.values() for run in stream.book.runs]
+            runs = [run for stream in self._streams.values() for run in stream.book.runs]
+            if now is None or self.store is None:
+                return [run_dict(run) for run in runs]
+            return [live_dict(run, now, self.store.usual_durations(run.pipeline or "")) for run in runs]
 
     @property
     def lines_read(self) -> int:

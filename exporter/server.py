@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from typing import Any
@@ -13,6 +14,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 
 from exporter.pipeline import Pipeline
+from exporter.webconfig import WebConfig
 
 __all__ = ["Server"]
 
@@ -27,11 +29,24 @@ class Server:
     """Serves in a daemon thread; `address` is the bound (host, port) (port 0 picks a free one)."""
 
     def __init__(
-        self, host: str, port: int, pipeline: Pipeline, registry: CollectorRegistry, jaeger_url: str | None = None
+        self,
+        host: str,
+        port: int,
+        pipeline: Pipeline,
+        registry: CollectorRegistry,
+        jaeger_url: str | None = None,
+        web: WebConfig | None = None,
     ) -> None:
-        handler = type("Handler", (_Handler,), {"pipeline": pipeline, "registry": registry, "jaeger_url": jaeger_url})
+        web = web or WebConfig()
+        attrs = {"pipeline": pipeline, "registry": registry, "jaeger_url": jaeger_url, "web": web}
+        handler = type("Handler", (_Handler,), attrs)
         self._httpd = ThreadingHTTPServer((host, port), handler)
         self._httpd.daemon_threads = True
+        if web.tls is not None:
+            # The handshake happens in the request's thread, not in accept(): a slow client can't stall the rest.
+            self._httpd.socket = web.tls.wrap_socket(
+                self._httpd.socket, server_side=True, do_handshake_on_connect=False
+            )
         self._thread = threading.Thread(target=self._httpd.serve_forever, name="http", daemon=True)
 
     @property
@@ -51,10 +66,18 @@ class _Handler(BaseHTTPRequestHandler):
     pipeline: Pipeline
     registry: CollectorRegistry
     jaeger_url: str | None
+    web: WebConfig
     server_version = "luigi-exporter"
 
     def do_GET(self) -> None:
         path = urlsplit(self.path).path
+        # /healthz stays open, as probes can't authenticate; it tells nothing.
+        if path != "/healthz" and not self.web.authorized(self.headers.get("Authorization")):
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Basic realm="luigi-exporter"')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         if path == "/metrics":
             encoder, content_type = choose_encoder(self.headers.get("Accept", ""))
             self._send(200, encoder(self.registry), content_type)
@@ -62,10 +85,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, b"ok\n", "text/plain; charset=utf-8")
         elif path == "/api/runs":
             p = self.pipeline
-            self._json({"runs": p.documents(), "lines_read": p.lines_read, "lines_unparsed": p.lines_unparsed})
+            runs = p.documents(time.time())
+            self._json({"runs": runs, "lines_read": p.lines_read, "lines_unparsed": p.lines_unparsed})
         elif path.startswith("/api/runs/"):
             run_id = unquote(path.removeprefix("/api/runs/"))
-            run = next((r for r in self.pipeline.documents() if r["run_id"] == run_id), None)
+            run = next((r for r in self.pipeline.documents(time.time()) if r["run_id"] == run_id), None)
             if run is None:
                 self._send(404, b'{"error": "no such run"}\n', "application/json")
             else:

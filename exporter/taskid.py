@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable, Container, Iterator
+from collections.abc import Callable, Container, Iterable, Iterator
 from itertools import combinations, islice
 from typing import NamedTuple
 
@@ -40,7 +40,7 @@ def task_id_str(family: str, params: dict[str, str]) -> str:
     """luigi.task.task_id_str, the same bytes: family, first 3 values by name cut to 16 chars, md5 of sorted JSON."""
     param_str = json.dumps(params, separators=(",", ":"), sort_keys=True)
     param_hash = hashlib.md5(param_str.encode("utf-8"), usedforsecurity=False).hexdigest()
-    return f"{family}_{_summary(params)}_{param_hash[:_TRUNCATE_HASH]}"
+    return f"{family}_{summary_of(params)}_{param_hash[:_TRUNCATE_HASH]}"
 
 
 def parse_repr(text: str, split: re.Pattern[str] = _PARAM_SPLIT) -> ParsedRepr:
@@ -100,7 +100,7 @@ _MAX_SUBSETS = 64
 _MAX_READINGS = 8
 
 
-def _summary(params: dict[str, str]) -> str:
+def summary_of(params: dict[str, str]) -> str:
     """The middle of a task id: the first 3 values by param name, each cut to 16 chars, odd chars as `_`."""
     summary = "_".join(params[p][:_TRUNCATE_PARAMS] for p in sorted(params)[:_INCLUDE_PARAMS])
     return _INVALID_CHAR.sub("_", summary)
@@ -160,6 +160,10 @@ class TaskIndex:
         if parsed.family not in self._splits and parsed.exact:
             self._splits[parsed.family] = _boundaries(frozenset(parsed.params))
 
+    def families(self) -> Iterable[str]:
+        """Families seen in reprs (Checking lines, worker lines) of this build."""
+        return self._checked_families.keys() | self._splits.keys()
+
     def add_id(self, task_id: str) -> None:
         self._by_prefix.setdefault(task_id[: -(_TRUNCATE_HASH + 1)], []).append(task_id)
 
@@ -201,7 +205,7 @@ class TaskIndex:
             if found is not None:
                 return found
             self._opaque.add(family)
-        same_prefix = self._by_prefix.get(f"{family}_{_summary(parsed.params)}", [])
+        same_prefix = self._by_prefix.get(f"{family}_{summary_of(parsed.params)}", [])
         return (same_prefix[0], self._id_of(family, parsed.params)[1]) if len(same_prefix) == 1 else None
 
     def _id_of(self, family: str, params: dict[str, str]) -> tuple[str, dict[str, str]]:
@@ -230,14 +234,14 @@ def _readings(parsed: ParsedRepr) -> Iterator[dict[str, str]]:
     yield from _regroupings(parsed)
 
 
-def family_of_id(task_id: str) -> str:
-    """The family a task id starts with: everything before the summary and the 10-hex-digit hash.
+def family_of_id(task_id: str, known: Iterable[str] = ()) -> str:
+    """The family a task id starts with, for an id no repr has explained yet.
 
-    Ambiguous by construction (families and summaries both hold `_`), so callers use it only to group ids, and
-    prefer the family of a repr when one is known.
+    Ambiguous by construction (a family may hold `_`, a summary always may), so: the longest family already seen
+    in this build that the id starts with, else everything before the first `_` (Python class names are CamelCase).
     """
+    match = max((f for f in known if task_id.startswith(f + "_")), key=len, default=None)
+    if match is not None:
+        return match
     head = task_id[: -(_TRUNCATE_HASH + 1)] if re.search(r"_[0-9a-f]{10}$", task_id) else task_id
-    # The summary is empty for a task without params ("Family__hash"), else it follows the first "_".
-    if head.endswith("_"):
-        return head[:-1]
-    return head.split("_", 1)[0] if "_" in head else head
+    return head.split("_", 1)[0] or head

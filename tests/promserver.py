@@ -55,7 +55,12 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _config(scrape_targets: Sequence[str], scrape_interval: str, rule_files: Sequence[Path]) -> str:
+def _config(
+    scrape_targets: Sequence[str],
+    scrape_interval: str,
+    rule_files: Sequence[Path],
+    scrape_options: dict[str, Any] | None = None,
+) -> str:
     """prometheus.yml as JSON (a YAML subset): no YAML library needed, nothing to quote by hand."""
     for target in scrape_targets:
         host = target.rsplit(":", 1)[0].strip("[]")
@@ -72,6 +77,7 @@ def _config(scrape_targets: Sequence[str], scrape_interval: str, rule_files: Seq
                 # Must not exceed the interval (Prometheus' default timeout, 10 s, would be invalid at 1 s).
                 "scrape_timeout": scrape_interval,
                 "static_configs": [{"targets": list(scrape_targets)}],
+                **(scrape_options or {}),  # scheme, tls_config, basic_auth: as a user's scrape config has them
             }
         ],
     }
@@ -92,6 +98,7 @@ def start_prometheus(
     *,
     rule_files: Sequence[Path] = (),
     timeout: float = READY_TIMEOUT,
+    scrape_options: dict[str, Any] | None = None,
 ) -> tuple[str, subprocess.Popen[bytes]]:
     """Start Prometheus scraping `scrape_targets` (host:port on loopback) under job "luigi-exporter".
 
@@ -104,7 +111,7 @@ def start_prometheus(
     binary = prometheus_binary()
     tmp_path.mkdir(parents=True, exist_ok=True)
     config = tmp_path / "prometheus.yml"
-    config.write_text(_config(scrape_targets, scrape_interval, rule_files))
+    config.write_text(_config(scrape_targets, scrape_interval, rule_files, scrape_options))
     log = tmp_path / "prometheus.log"
     last_error = ""
     for _attempt in range(3):  # another process may take the free port between our probe and Prometheus' bind

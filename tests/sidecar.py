@@ -38,7 +38,7 @@ class Sidecar:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             text = self.log.read_bytes()[self._start :].decode(errors="replace")
-            if m := re.search(r"serving (http://[\d.]+:\d+)/", text):
+            if m := re.search(r"serving (https?://[\d.]+:\d+)/", text):
                 return m[1]
             if self.proc.poll() is not None:
                 break

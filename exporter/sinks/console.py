@@ -115,7 +115,8 @@ def render_runs(runs: list[dict[str, Any]], now: float | None) -> RenderableType
 
 
 class LiveView:
-    """The console view: redrawn in place on a terminal; on anything else, the plain lines, printed when they change.
+    """The console view: redrawn in place on a terminal; on anything else (a CI log, a pipe) each plain line once,
+    when it first appears, so a failure is not repeated at every step.
 
     Live's auto-refresh thread is off: the display changes only in `update`, on the caller's thread.
     """
@@ -123,7 +124,7 @@ class LiveView:
     def __init__(self, console: Console | None = None) -> None:
         self.console = console or Console()
         self._live = Live(console=self.console, auto_refresh=False) if self.console.is_terminal else None
-        self._printed: list[str] | None = None
+        self._printed: set[str] = set()
 
     def update(self, runs: list[dict[str, Any]], now: float | None) -> None:
         if self._live is not None:
@@ -131,11 +132,10 @@ class LiveView:
                 self._live.start()
             self._live.update(render_runs(runs, now), refresh=True)
             return
-        lines = plain_lines(runs, now)
-        if lines != self._printed:
-            for line in lines:
+        for line in plain_lines(runs, now):
+            if line not in self._printed:
                 self.console.print(line, markup=False, highlight=False, soft_wrap=True)
-            self._printed = lines
+                self._printed.add(line)
 
     def close(self) -> None:
         if self._live is not None:

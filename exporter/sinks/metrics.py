@@ -114,8 +114,7 @@ class LuigiCollector:
                     end.add_metric(labels, run.ended_at)
                 if run.last_event_at is not None:
                     last.add_metric(labels, run.last_event_at)
-                usual = _usual_durations(stats, run.pipeline or "")
-                remaining = eta_seconds(run, usual, now)
+                remaining = eta_seconds(run, self._store.usual_durations(run.pipeline or ""), now)
                 if remaining is not None:
                     eta.add_metric(labels, remaining)
                 for task in run.tasks.values():
@@ -167,14 +166,6 @@ class LuigiCollector:
         build = InfoMetricFamily("luigi_exporter_build", "luigi-exporter's version.")
         build.add_metric([], {"version": __version__})
         yield build
-
-
-def _usual_durations(stats: dict[tuple[str, str, str], FamilyStats], pipeline: str) -> dict[str, float]:
-    return {
-        family: s.duration_sum / s.attempts
-        for (p, family, result), s in stats.items()
-        if p == pipeline and result == "success" and s.attempts
-    }
 
 
 def _buckets(s: FamilyStats) -> list[_Bucket]:

@@ -120,6 +120,15 @@ class Store:
                 for key, s in self._stats.items()
             }
 
+    def usual_durations(self, pipeline: str) -> dict[str, float]:
+        """Mean duration of each family's successful attempts in this pipeline, over every run stored (for ETAs)."""
+        with self._lock:
+            return {
+                family: s.duration_sum / s.attempts
+                for (p, family, result), s in self._stats.items()
+                if p == pipeline and result == "success" and s.attempts
+            }
+
     def documents(self) -> list[dict]:
         """Every stored run in the replay contract, oldest first (for `status` and `report` without a sidecar)."""
         rows = self._db.execute("SELECT document FROM runs ORDER BY started_at IS NULL, started_at, rowid")

@@ -1,0 +1,56 @@
+"""The live page at `/`, opened in a real headless Chromium while `watch` follows a real demo build."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+from conftest import ROOT, run_demo
+from sidecar import Sidecar
+
+ARTIFACTS = ROOT / "artifacts"
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--virtual-time-budget=4000",
+]
+
+
+def _chromium(tmp_path: Path, *args: str) -> str:
+    binary = shutil.which("chromium")
+    assert binary, "chromium is missing: .ci/run installs it (apt-get install -y chromium)"
+    profile = tmp_path / f"profile-{len(list(tmp_path.glob('profile-*')))}"
+    proc = subprocess.run(
+        [binary, *FLAGS, f"--user-data-dir={profile}", *args], capture_output=True, text=True, timeout=90, check=True
+    )
+    return proc.stdout
+
+
+def test_live_page_shows_the_run_its_progress_failure_and_one_bar_per_attempt(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    sidecar = Sidecar("watch", str(runs / "*" / "log.txt"), "--state-dir", "none", log=tmp_path / "sidecar.log")
+    try:
+        proc = run_demo(
+            runs / "PlanExe_page", "--workers", "4", "--speed", "0.02", "--ms", "--fail", "SWOTAnalysisTask"
+        )
+        assert proc.returncode == 1
+        doc = sidecar.wait_for(lambda d: bool(d["runs"]) and d["runs"][0]["status"] == "failed")
+        (run,) = doc["runs"]
+        dom = _chromium(tmp_path, "--dump-dom", sidecar.url + "/")
+        ARTIFACTS.mkdir(exist_ok=True)
+        _chromium(tmp_path, "--window-size=1280,1600", f"--screenshot={ARTIFACTS / 'live-page.png'}", sidecar.url + "/")
+    finally:
+        sidecar.close()
+    drawn = dom[dom.index('<main id="runs">') : dom.index("</main>")]
+    assert "PlanExe_page" in drawn
+    assert f"{run['tasks_completed']} of {run['tasks_total']} complete" in drawn
+    assert run["tasks_total"] == 61
+    assert drawn.count('class="bar result-') == sum(t["attempts"] for t in run["tasks"])
+    assert drawn.count('class="bar result-failure"') == 1
+    assert "Failed to run SWOTAnalysisTask with any of the LLMs" in drawn
+    assert (ARTIFACTS / "live-page.png").stat().st_size > 10_000
