@@ -43,11 +43,13 @@ class Retention:
 
 
 def retained(runs: list[Run], retention: Retention, now: float) -> list[Run]:
-    finished = sorted((r for r in runs if r.ended), key=lambda r: r.ended_at or r.last_event_at or 0.0, reverse=True)
+    """Unfinished runs, and the finished ones `retention` keeps (the latest to end; on a tie, the latest read)."""
+    finished = [(r.ended_at or r.last_event_at or 0.0, i, r) for i, r in enumerate(runs) if r.ended]
+    finished.sort(key=lambda item: item[:2], reverse=True)
     if retention.seconds is not None:
-        keep = {id(r) for r in finished if (r.ended_at or r.last_event_at or now) >= now - retention.seconds}
+        keep = {id(r) for end, _, r in finished if end >= now - retention.seconds}
     else:
-        keep = {id(r) for r in finished[: retention.runs]}
+        keep = {id(r) for _, _, r in finished[: retention.runs]}
     return [r for r in runs if not r.ended or id(r) in keep]
 
 

@@ -1,0 +1,79 @@
+"""The Collector on a real demo log fed part by part: current tasks, ETA, retention, zero series."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from conftest import run_demo
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from exporter.lines import Line
+from exporter.pipeline import Pipeline
+from exporter.sinks.metrics import LuigiCollector, Retention
+from exporter.sinks.store import Store
+from exporter.sources.files import read_lines
+
+
+def _samples(registry: CollectorRegistry) -> dict[str, list[tuple[dict[str, str], float]]]:
+    out: dict[str, list[tuple[dict[str, str], float]]] = {}
+    for family in text_string_to_metric_families(generate_latest(registry).decode()):
+        for sample in family.samples:
+            out.setdefault(sample.name, []).append((sample.labels, sample.value))
+    return out
+
+
+def _lines(log: Path) -> list[Line]:
+    return [line for line, _ in read_lines(str(log), str(log))]
+
+
+def test_mid_run_current_tasks_and_eta_then_retention(tmp_path: Path) -> None:
+    assert run_demo(tmp_path / "PlanExe_0", "--speed", "0.02", "--ms").returncode == 0
+    logs = [tmp_path / "PlanExe_0" / "log.txt"]
+    for i in (1, 2):  # the same real build, as three runs in three run directories
+        (tmp_path / f"PlanExe_{i}").mkdir()
+        logs.append(tmp_path / f"PlanExe_{i}" / "log.txt")
+        shutil.copyfile(logs[0], logs[-1])
+    store = Store(None)
+    pipeline = Pipeline(store)
+    registry = CollectorRegistry(auto_describe=False)
+
+    # Two finished builds give the store its usual durations; the third is fed half way.
+    for log in logs[:2]:
+        pipeline.feed(str(log), _lines(log))
+        pipeline.commit()
+    third = _lines(logs[2])
+    cut = next(i for i, line in enumerate(third) if "running   SWOTAnalysisTask" in line.text) + 1
+    pipeline.feed(str(logs[2]), third[:cut])
+    pipeline.commit()
+    (run,) = [r for r in pipeline.runs() if r.run_id == "PlanExe_2"]
+    now = max(a.started_at for t in run.tasks.values() for a in t.attempts if a.started_at) + 0.01
+    registry.register(LuigiCollector(pipeline, store, Retention(runs=1), clock=lambda: now))
+    samples = _samples(registry)
+
+    current = [labels for labels, _ in samples["luigi_run_current_task_info"] if labels["run_id"] == "PlanExe_2"]
+    assert "SWOTAnalysisTask" in {labels["family"] for labels in current}
+    etas = {labels["run_id"]: value for labels, value in samples["luigi_run_eta_seconds"]}
+    assert set(etas) == {"PlanExe_2"} and etas["PlanExe_2"] > 0  # only the running build has an ETA
+    # Retention 1: of the two finished builds only the newest stays; the running one always does.
+    assert {labels["run_id"] for labels, _ in samples["luigi_run_info"]} == {"PlanExe_1", "PlanExe_2"}
+    states = [labels["state"] for labels, _ in samples["luigi_run_tasks"] if labels["run_id"] == "PlanExe_2"]
+    assert len(states) == 9  # every state, zeros included
+    retries = {labels["family"]: value for labels, value in samples["luigi_task_retries_total"]}
+    assert retries["SWOTAnalysisTask"] == 0.0  # a family without retries still has its series
+    store.close()
+
+
+def test_expected_tasks_is_the_total_only_until_scheduling_is_done(tmp_path: Path) -> None:
+    run_dir = tmp_path / "PlanExe_expected"
+    assert run_demo(run_dir, "--speed", "0.01", "--task", "SetupTask").returncode == 0
+    lines = _lines(run_dir / "log.txt")
+    pipeline = Pipeline(expected_tasks=61)
+    first_informed = next(i for i, line in enumerate(lines) if "Informed scheduler" in line.text) + 1
+    pipeline.feed("log", lines[:first_informed])
+    (run,) = pipeline.runs()
+    assert run.tasks_total == 61  # scheduling under way: the expected total shows
+    pipeline.feed("log", lines[first_informed:])
+    assert run.summary is not None
+    assert run.tasks_total == run.summary.scheduled < 61  # then what was really scheduled
