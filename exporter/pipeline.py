@@ -126,6 +126,7 @@ class Pipeline:
         with self.lock:
             changes = [c for s in self._streams.values() for run in s.book.runs for c in _everything(run)]
         self.store.apply(changes)
+        self._to_sinks(changes)  # the failed batch took their rows (the span outbox) with it
         self.store.commit(self._positions.values())
         self._store_behind = False
         log.info("store: caught up")
@@ -138,6 +139,9 @@ class Pipeline:
                 self.store.apply(changes)
             except (sqlite3.Error, OSError) as err:
                 self._store_failed(err)
+        self._to_sinks(changes)
+
+    def _to_sinks(self, changes: list[Change]) -> None:
         for sink in self.sinks:
             try:
                 sink.apply(changes)

@@ -38,9 +38,10 @@ def run_pipeline(name: str, tmp_path: Path, *args: str, timeout: float = 120) ->
     return log, truth, proc.returncode
 
 
-def run_demo(run_dir: Path, *args: str, timeout: float = 180) -> subprocess.CompletedProcess[bytes]:
-    """The bundled 61-task demo pipeline, a real Luigi build; truth in RUN_DIR/truth.jsonl."""
-    return subprocess.run(
+def start_demo(run_dir: Path, *args: str) -> subprocess.Popen[bytes]:
+    """The bundled 61-task demo pipeline as a real Luigi build in the background; truth in RUN_DIR/truth.jsonl
+    (a later `--truth FILE` in `args` wins)."""
+    return subprocess.Popen(
         [
             sys.executable,
             "-m",
@@ -53,9 +54,19 @@ def run_demo(run_dir: Path, *args: str, timeout: float = 180) -> subprocess.Comp
             *args,
         ],
         cwd=ROOT,
-        capture_output=True,
-        timeout=timeout,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
+
+
+def run_demo(run_dir: Path, *args: str, timeout: float = 180) -> subprocess.CompletedProcess[bytes]:
+    """`start_demo` to the end."""
+    proc = start_demo(run_dir, *args)
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
+    finally:
+        proc.kill()
+    return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
 
 
 def replay(capsys: pytest.CaptureFixture[str], *paths: Path | str, extra: tuple[str, ...] = ()) -> dict[str, Any]:

@@ -2,33 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 
+from browser import chromium
 from conftest import ROOT, run_demo
 from sidecar import Sidecar
 
 ARTIFACTS = ROOT / "artifacts"
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--virtual-time-budget=4000",
-]
-
-
-def _chromium(tmp_path: Path, *args: str) -> str:
-    binary = shutil.which("chromium")
-    assert binary, "chromium is missing: .ci/run installs it (apt-get install -y chromium)"
-    profile = tmp_path / f"profile-{len(list(tmp_path.glob('profile-*')))}"
-    proc = subprocess.run(
-        [binary, *FLAGS, f"--user-data-dir={profile}", *args], capture_output=True, text=True, timeout=90, check=True
-    )
-    return proc.stdout
 
 
 def test_live_page_shows_the_run_its_progress_failure_and_one_bar_per_attempt(tmp_path: Path) -> None:
@@ -41,9 +21,9 @@ def test_live_page_shows_the_run_its_progress_failure_and_one_bar_per_attempt(tm
         assert proc.returncode == 1
         doc = sidecar.wait_for(lambda d: bool(d["runs"]) and d["runs"][0]["status"] == "failed")
         (run,) = doc["runs"]
-        dom = _chromium(tmp_path, "--dump-dom", sidecar.url + "/")
+        dom = chromium(tmp_path, "--dump-dom", sidecar.url + "/")
         ARTIFACTS.mkdir(exist_ok=True)
-        _chromium(tmp_path, "--window-size=1280,1600", f"--screenshot={ARTIFACTS / 'live-page.png'}", sidecar.url + "/")
+        chromium(tmp_path, "--window-size=1280,1600", f"--screenshot={ARTIFACTS / 'live-page.png'}", sidecar.url + "/")
     finally:
         sidecar.close()
     drawn = dom[dom.index('<main id="runs">') : dom.index("</main>")]

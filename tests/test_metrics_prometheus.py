@@ -3,14 +3,12 @@ and restart of the sidecar mid-run, and a resumed build reports its own total.""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from conftest import ROOT, run_demo
+from conftest import run_demo, start_demo
 from promserver import api_get, prometheus_factory, wait_for_scrapes  # noqa: F401 (fixture)
 from sidecar import Sidecar, free_port
 from test_dashboards import queries, substitute
@@ -66,25 +64,17 @@ def test_prometheus_sees_luigis_figures_through_a_restart(tmp_path: Path, promet
     prom, _ = prometheus_factory([f"127.0.0.1:{port}"], "1s")
     began = time.time()
     wait_for_scrapes(prom)
-    build = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "exporter.demo",
-            "--run-dir",
-            str(run_dir),
-            "--workers",
-            "4",
-            "--speed",
-            "0.15",
-            "--ms",
-            "--fail",
-            "SWOTAnalysisTask",
-            "--quiet",
-            "--truth",
-            str(tmp_path / "first.jsonl"),
-        ],
-        cwd=ROOT,
+    build = start_demo(
+        run_dir,
+        "--workers",
+        "4",
+        "--speed",
+        "0.15",
+        "--ms",
+        "--fail",
+        "SWOTAnalysisTask",
+        "--truth",
+        str(tmp_path / "first.jsonl"),
     )
     try:
         sidecar.wait_for(lambda d: bool(d["runs"]) and d["runs"][0]["tasks_done"] >= 10, timeout=60)

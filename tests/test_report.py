@@ -7,14 +7,13 @@ import contextlib
 import copy
 import io
 import json
-import shutil
-import subprocess
 from html.parser import HTMLParser
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 import pytest
+from browser import chromium
 from conftest import run_demo
 
 from exporter.cli import main
@@ -135,30 +134,13 @@ def test_report_is_self_contained(document: dict[str, Any]) -> None:
 
 
 def test_browser_draws_the_report(document: dict[str, Any], tmp_path: Path) -> None:
-    assert shutil.which("chromium"), "chromium is missing: .ci/run installs it (apt-get install -y chromium)"
     evil = copy.deepcopy(document)
     (run,) = evil["runs"]
     run["tasks"][0]["params"]["note"] = EVIL
     run["trace_id"] = "4bf92f3577b34da6a3ce929d0e0e4736"
     report = tmp_path / "report.html"
     report.write_text(render_report(evil, jaeger_url="http://jaeger:16686/"), "utf-8")
-    browser = [
-        "chromium",
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--no-first-run",
-        f"--user-data-dir={tmp_path / 'profile'}",
-    ]
-    dom = subprocess.run(
-        [*browser, "--dump-dom", report.as_uri()],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    ).stdout
+    dom = chromium(tmp_path, "--dump-dom", report.as_uri())
     drawn = dom[dom.index('<main id="runs">') : dom.index("</main>")]
     attempts = sum(t["attempts"] for t in run["tasks"])
     assert drawn.count('class="bar result-') == attempts == 38

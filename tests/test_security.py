@@ -4,7 +4,6 @@ redacted everywhere the sidecar shows or stores them, and log markup escaped on 
 from __future__ import annotations
 
 import base64
-import shutil
 import sqlite3
 import ssl
 import subprocess
@@ -14,6 +13,7 @@ from pathlib import Path
 
 import bcrypt
 import pytest
+from browser import chromium
 from conftest import run_pipeline
 from promserver import api_get, prometheus_factory, wait_for_scrapes  # noqa: F401 (fixture)
 from sidecar import Sidecar, free_port
@@ -146,30 +146,10 @@ def test_credentials_are_redacted_everywhere(tmp_path: Path, secrets_log: Path) 
 
 
 def test_markup_from_the_log_stays_text_on_the_live_page(tmp_path: Path, secrets_log: Path) -> None:
-    binary = shutil.which("chromium")
-    assert binary, "chromium is missing: .ci/run installs it (apt-get install -y chromium)"
     sidecar = Sidecar("watch", str(secrets_log), "--state-dir", "none", log=tmp_path / "sidecar.log")
     try:
         sidecar.wait_for(lambda d: bool(d["runs"]) and d["runs"][0]["status"] == "failed")
-        dom = subprocess.run(
-            [
-                binary,
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--no-first-run",
-                "--virtual-time-budget=4000",
-                f"--user-data-dir={tmp_path / 'profile'}",
-                "--dump-dom",
-                sidecar.url + "/",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=90,
-            check=True,
-        ).stdout
+        dom = chromium(tmp_path, "--dump-dom", sidecar.url + "/")
     finally:
         sidecar.close()
     drawn = dom[dom.index('<main id="runs">') : dom.index("</main>")]

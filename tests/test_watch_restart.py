@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import sqlite3
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, replay
+from conftest import replay, start_demo
 from sidecar import Sidecar
 from truth import assert_run_matches, load
 
@@ -26,25 +24,17 @@ def test_watch_killed_and_restarted_mid_run_equals_replay(tmp_path: Path, capsys
     run_dir = runs / "PlanExe_live"
     watch_args = ("watch", str(runs / "*" / "log.txt"), "--state-dir", str(state))
     sidecar = Sidecar(*watch_args, log=tmp_path / "sidecar.log")
-    build = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "exporter.demo",
-            "--run-dir",
-            str(run_dir),
-            "--workers",
-            "4",
-            "--speed",
-            "0.1",
-            "--ms",
-            "--fail",
-            "SWOTAnalysisTask",
-            "--quiet",
-            "--truth",
-            str(tmp_path / "truth.jsonl"),
-        ],
-        cwd=ROOT,
+    build = start_demo(
+        run_dir,
+        "--workers",
+        "4",
+        "--speed",
+        "0.1",
+        "--ms",
+        "--fail",
+        "SWOTAnalysisTask",
+        "--truth",
+        str(tmp_path / "truth.jsonl"),
     )
     try:
         # Kill the sidecar once it has seen part of the build, but well before the end.

@@ -133,9 +133,10 @@ class LiveView:
             self._live.update(render_runs(runs, now), refresh=True)
             return
         for line in plain_lines(runs, now):
-            if line not in self._printed:
+            key = line.split(" | ETA ", 1)[0]  # a new estimate alone is not news worth a line
+            if key not in self._printed:
                 self.console.print(line, markup=False, highlight=False, soft_wrap=True)
-                self._printed.add(line)
+                self._printed.add(key)
 
     def close(self) -> None:
         if self._live is not None:
