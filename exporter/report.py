@@ -56,7 +56,7 @@ def headline(run: dict[str, Any]) -> str:
     total, completed = run["tasks_total"], run["tasks_completed"]
     if run["status"] in ENDED:
         return f"{completed} of {total} complete"
-    if not total:
+    if run["status"] == "scheduling" or not total:
         return "scheduling"
     running = sorted((t for t in run["tasks"] if t["state"] == "running"), key=lambda t: t["started_at"] or 0)
     families = ", ".join(dict.fromkeys(t["family"] for t in running))

@@ -64,6 +64,9 @@ def plain_lines(runs: list[dict[str, Any]], now: float | None) -> list[str]:
     """
     lines = []
     for run in runs:
+        if run["status"] == "scheduling":  # the total grows task by task: one line for the whole walk
+            lines.append(f"{run['run_id']}: scheduling")
+            continue
         parts = [f"{run['run_id']}: {headline(run)}", *_counts(run)]
         if run["status"] in ENDED:
             parts.append(f"run {run['status']}")
