@@ -30,7 +30,7 @@ demo: venv
 	rm -rf $(DEMO_DIR) && mkdir -p $(DEMO_DIR)
 	$(BIN)/luigi-exporter run --view --listen $(DEMO_LISTEN) --state-dir $(DEMO_DIR)/state \
 		--output $(DEMO_DIR)/output.log --report $(DEMO_DIR)/report.html -- \
-		$(BIN)/python -m exporter.demo --run-dir $(DEMO_DIR)/runs/PlanExe_demo --workers 4 --fail SWOTAnalysisTask \
+		$(BIN)/python -m exporter.demo --run-dir $(DEMO_DIR)/runs/PlanExe_demo --workers 4 --fail SWOTAnalysisTask --speed 0.6 \
 		|| [ $$? -eq 1 ]
 	@echo
 	$(BIN)/luigi-exporter replay $(DEMO_DIR)/runs/PlanExe_demo/log.txt

@@ -174,6 +174,9 @@ class Pipeline:
     def sources(self) -> list[str]:
         return list(self._streams)
 
+    def sink_names(self) -> list[str]:
+        return [sink.name for sink in self.sinks]
+
 
 def _everything(run: Run) -> Iterator[Change]:
     """Changes that describe a whole run as it stands: every task, every attempt, and the run's end."""

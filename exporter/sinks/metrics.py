@@ -8,8 +8,11 @@ bounded; per-family counters come from the store, so they survive a restart and 
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -24,7 +27,6 @@ from exporter import __version__
 from exporter.contract import run_counts
 from exporter.eta import eta_seconds
 from exporter.model import Run, TaskState
-from exporter.pipeline import Pipeline
 from exporter.sinks.store import DURATION_BUCKETS, FamilyStats, Store
 
 __all__ = ["LuigiCollector", "Retention", "retained"]
@@ -53,12 +55,28 @@ def retained(runs: list[Run], retention: Retention, now: float) -> list[Run]:
     return [r for r in runs if not r.ended or id(r) in keep]
 
 
+class Readable(Protocol):
+    """What the collector reads of the pipeline (structurally: sinks never import the wiring above them)."""
+
+    lock: AbstractContextManager[Any]
+    lines_read: int
+    lines_unparsed: int
+    read_errors: int
+    sink_errors: Counter[str]
+
+    def runs(self) -> list[Run]: ...
+
+    def sources(self) -> list[str]: ...
+
+    def sink_names(self) -> list[str]: ...
+
+
 class LuigiCollector:
     """Register with a CollectorRegistry; `lag` gives unread bytes per followed file (empty for a wrapped command)."""
 
     def __init__(
         self,
-        pipeline: Pipeline,
+        pipeline: Readable,
         store: Store,
         retention: Retention = Retention(),
         lag: Callable[[], dict[str, int]] = dict,
@@ -162,7 +180,7 @@ class LuigiCollector:
             lag.add_metric([source], n)
         yield lag
         sink_errors = CounterMetricFamily("luigi_exporter_sink_errors", "Failures of a sink.", labels=["sink"])
-        for sink in sorted({"store", *(s.name for s in p.sinks), *p.sink_errors}):
+        for sink in sorted({"store", *p.sink_names(), *p.sink_errors}):
             sink_errors.add_metric([sink], p.sink_errors[sink])
         yield sink_errors
         build = InfoMetricFamily("luigi_exporter_build", "luigi-exporter's version.")
