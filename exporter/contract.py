@@ -9,12 +9,14 @@ from exporter.events import Summary
 from exporter.ids import trace_id
 from exporter.model import Attempt, Run, Task, TaskState
 
-__all__ = ["live_dict", "run_counts", "run_dict", "summary_dict", "task_dict"]
+__all__ = ["live_dict", "run_counts", "run_dict", "state_counts", "summary_dict", "task_dict"]
 
 
-def run_counts(run: Run) -> dict[str, Any]:
-    """The run's figures; a run seen only through its summary (no task lines in the log) takes Luigi's numbers."""
-    states = {state: run.count(state) for state in TaskState}
+def state_counts(run: Run) -> dict[TaskState, int]:
+    """Tasks per state; a run seen only through its summary (no task lines in the log) takes Luigi's numbers."""
+    states = dict.fromkeys(TaskState, 0)
+    for task in run.tasks.values():
+        states[task.state] += 1
     if not run.tasks and run.summary is not None:
         s = run.summary
         states[TaskState.DONE] = s.count("completed")
@@ -22,6 +24,12 @@ def run_counts(run: Run) -> dict[str, Any]:
         states[TaskState.FAILED] = s.count("failed")
         states[TaskState.UPSTREAM_FAILED] = s.count("upstream_failure")
         states[TaskState.PENDING] = s.count("still_pending") - s.count("upstream_failure")
+    return states
+
+
+def run_counts(run: Run, states: dict[TaskState, int] | None = None) -> dict[str, Any]:
+    """The run's figures (from `state_counts`, computed here unless given)."""
+    states = states if states is not None else state_counts(run)
     total = run.tasks_total
     completed = states[TaskState.DONE] + states[TaskState.ALREADY_DONE]
     return {

@@ -24,7 +24,7 @@ from prometheus_client.core import (
 from prometheus_client.samples import Exemplar
 
 from exporter import __version__
-from exporter.contract import run_counts
+from exporter.contract import run_counts, state_counts
 from exporter.eta import eta_seconds
 from exporter.model import Run, TaskState
 from exporter.sinks.store import DURATION_BUCKETS, FamilyStats, Store
@@ -118,11 +118,12 @@ class LuigiCollector:
         with self._pipeline.lock:
             for run in retained(self._pipeline.runs(), self._retention, now):
                 labels = [run.run_id, run.pipeline or ""]
-                counts = run_counts(run)
+                per_state = state_counts(run)
+                counts = run_counts(run, per_state)
                 scheduled.add_metric(labels, counts["tasks_total"])
                 completed.add_metric(labels, counts["tasks_completed"])
-                for state in TaskState:
-                    states.add_metric([*labels, state.value], run.count(state))
+                for state, n in per_state.items():
+                    states.add_metric([*labels, state.value], n)
                 ratio.add_metric(labels, counts["progress_ratio"])
                 info.add_metric(labels, {"status": run.status.value, "source": run.source})
                 if run.started_at is not None:
