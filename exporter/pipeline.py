@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from datetime import tzinfo
 from pathlib import Path
 
+from exporter.book import Book
 from exporter.contract import live_dict, run_dict
 from exporter.lines import Line
-from exporter.model import AttemptResult, Book, Change, Run
+from exporter.model import AttemptResult, Change, Run
 from exporter.parse import Parser
 from exporter.redact import Redactor
 from exporter.sinks import Sink

@@ -13,9 +13,10 @@ import pytest
 from conftest import run_demo
 from rich.console import Console
 
+from exporter.book import Book
 from exporter.cli import main
 from exporter.contract import run_dict
-from exporter.model import Book, TaskState
+from exporter.model import TaskState
 from exporter.parse import Parser
 from exporter.report import error_line
 from exporter.sinks.console import LiveView, plain_lines, render_runs

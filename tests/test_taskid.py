@@ -7,8 +7,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from luigi.parameter import ParameterVisibility
 
+from exporter.book import Book
 from exporter.events import Checking, DoneScheduling, Informed, TaskDone, TaskStarted
-from exporter.model import Book
 from exporter.taskid import parse_repr, task_id_str
 
 WORKER = "Worker(salt=1, workers=1, host=h, username=u, pid=1)"

@@ -1,0 +1,396 @@
+"""Which run an event belongs to, and what it changes there: all builds of one source, in file order.
+
+Luigi's scheduler-side lines (`Informed scheduler ...`) carry no worker identity, so builds interleaved in one file
+(several processes, a central scheduler) are told apart by the rules in `Book._run_for_*`; worker lines carry the
+worker, and that claims a build for good.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from exporter.events import (
+    Checking,
+    CompleteError,
+    Died,
+    DoneScheduling,
+    Event,
+    FailureDetail,
+    Informed,
+    MissingData,
+    RunningWorker,
+    SchedulerDisabled,
+    SchedulerRetry,
+    SchedulingError,
+    Summary,
+    TaskDone,
+    TaskFailed,
+    TaskNewRequirements,
+    TaskStarted,
+    TimedOut,
+    WorkerStopped,
+)
+from exporter.model import Attempt, AttemptResult, Change, Run, Task, TaskState
+from exporter.redact import Redactor
+from exporter.taskid import family_of_id, parse_repr, task_id_str
+
+__all__ = ["Book"]
+
+
+class Book:
+    """All runs of one source, in file order, and the rules that assign each event to one of them.
+
+    `apply` takes events in order and returns what changed; `finish` closes the input (replay's end of file).
+    """
+
+    def __init__(
+        self, source: str, base_id: str, expected_tasks: int | None = None, redactor: Redactor | None = None
+    ) -> None:
+        self.source = source
+        self.redactor = redactor or Redactor()
+        self.base_id = base_id
+        self.expected_tasks = expected_tasks
+        self.runs: list[Run] = []
+        self._by_worker: dict[str, Run] = {}
+        self._stopped: Run | None = None  # the run whose worker just said "was stopped"
+        # Where the traceback that follows a failure line belongs: an attempt, or the run's last scheduling error.
+        self._detail_target: tuple[Run, Task | None, Attempt | None] | None = None
+        self._last_summary: Summary | None = None
+
+    # -- routing -------------------------------------------------------------------------------------------
+
+    def _new_run(self) -> Run:
+        n = len(self.runs) + 1
+        run = Run(
+            run_id=self.base_id if n == 1 else f"{self.base_id}#{n}",
+            source=self.source,
+            expected_tasks=self.expected_tasks,
+        )
+        self.runs.append(run)
+        return run
+
+    def _open(self) -> list[Run]:
+        return [r for r in self.runs if not r.ended]
+
+    def _scheduling_run(self) -> Run | None:
+        for run in reversed(self._open()):
+            if run.scheduling:
+                return run
+        return None
+
+    def _run_for_worker(self, worker: str) -> Run:
+        run = self._by_worker.get(worker)
+        if run is not None:
+            return run
+        # The first line naming a worker claims the oldest open build that has none yet: builds interleaved in
+        # one file (several processes, a central scheduler) start their workers in the order they scheduled.
+        free = [r for r in self._open() if r.worker is None]
+        run = next((r for r in free if not r.scheduling), None) or (free[0] if free else None) or self._new_run()
+        run.worker = worker
+        run.scheduling = False
+        self._by_worker[worker] = run
+        return run
+
+    def _run_for_informed(self, task_id: str, status: str) -> Run:
+        open_runs = self._open()
+        for run in open_runs:
+            if task_id in run.awaiting and status in ("DONE", "FAILED"):
+                return run
+        if (run := self._scheduling_run()) is not None:
+            return run
+        for run in reversed(open_runs):
+            if run.reschedule_open:
+                return run
+        for run in reversed(open_runs):
+            task = run.tasks.get(task_id)
+            if task is None:
+                continue
+            if status in task.statuses:
+                return run  # an echo of a line already applied, its copies parted by another process's line
+            if status in ("DONE", "FAILED") and task.state is TaskState.PENDING:
+                return run  # a multiprocess build whose children's lines were lost (spawn start method)
+        return self._new_run()
+
+    def _run_for_checking(self) -> Run:
+        if (run := self._scheduling_run()) is not None:
+            return run
+        for run in reversed(self._open()):
+            if run.reschedule_open:
+                return run
+        return self._new_run()
+
+    def _run_with_task(self, task_id: str) -> Run | None:
+        for run in reversed(self._open()):
+            if task_id in run.tasks:
+                return run
+        return None
+
+    # -- applying ------------------------------------------------------------------------------------------
+
+    def apply(self, event: Event) -> list[Change]:
+        if isinstance(event, FailureDetail):
+            return self._detail(event)
+        self._detail_target = None
+        if not isinstance(event, Summary):
+            self._last_summary = None
+        handler = _HANDLERS.get(type(event))
+        return handler(self, event) if handler is not None else []
+
+    def finish(self) -> list[Change]:
+        """The input is over: builds without a summary end `incomplete`, their running tasks still running."""
+        changes = []
+        for run in self._open():
+            run.finished = True
+            changes.append(Change(run, ended=True))
+        return changes
+
+    def _task(self, run: Run, task_id: str) -> Task:
+        """The task of an id from a scheduler-side line; a new id takes family and params from a Checking repr."""
+        task = run.tasks.get(task_id)
+        if task is None:
+            family, params = run.index.describe(task_id) or (family_of_id(task_id, run.index.families()), {})
+            task = self._add(run, task_id, family, params)
+        return task
+
+    def _add(self, run: Run, key: str, family: str, params: dict[str, str]) -> Task:
+        task = run.tasks[key] = Task(key, family)
+        self._describe(task, family, params)
+        run.index.add_id(key)
+        return task
+
+    def _describe(self, task: Task, family: str, params: dict[str, str]) -> None:
+        """Family and params of a task, credentials redacted in them and in the id shown."""
+        task.family = family
+        task.params = self.redactor.params(params)
+        task.task_id = self.redactor.task_id(task.key, family, params)
+
+    def _resolve(self, run: Run, repr_text: str) -> Task:
+        """The task a worker line's repr names: by Luigi's id recomputed, else the one task of its family."""
+        parsed = run.index.parse(repr_text)
+        found = run.index.find(parsed, run.tasks)
+        if found is not None:
+            task = run.tasks[found[0]]
+            if not task.params:
+                self._describe(task, parsed.family, found[1])
+            return task
+        same_family = [t for t in run.tasks.values() if t.family == parsed.family]
+        if len(same_family) == 1:
+            return same_family[0]
+        # Not scheduled in this log (its start was not captured): a task of its own, under the computed id.
+        task_id = task_id_str(parsed.family, parsed.params)
+        return run.tasks.get(task_id) or self._add(run, task_id, parsed.family, parsed.params)
+
+    def _informed(self, event: Informed) -> list[Change]:
+        run = self._run_for_informed(event.task_id, event.status)
+        run._touch(event.time)
+        task = self._task(run, event.task_id)
+        if event.status in ("DONE", "FAILED"):
+            run.awaiting.discard(event.task_id)
+        if event.status == "FAILED" and not run.scheduling:
+            run.reschedule_open = True
+        task.statuses.add(event.status)
+        if event.status == "UNKNOWN" and task.error is None:
+            task.error = next((text for family, text in run.errors if family == task.family), None)
+        return [Change(run, task)]
+
+    def _checking(self, event: Checking) -> list[Change]:
+        run = self._run_for_checking()
+        run._touch(event.time)
+        run.index.add_checked(run.index.parse(event.repr))
+        return [Change(run)]
+
+    def _done_scheduling(self, event: DoneScheduling) -> list[Change]:
+        run = self._scheduling_run()
+        if run is None:
+            return []
+        run._touch(event.time)
+        run.scheduling = False
+        return [Change(run)]
+
+    def _running_worker(self, event: RunningWorker) -> list[Change]:
+        run = next((r for r in reversed(self._open()) if r.worker is None and r.processes is None), None)
+        if run is None:
+            return []
+        run._touch(event.time)
+        run.processes = event.processes
+        run.scheduling = False
+        return [Change(run)]
+
+    def _worker_task(self, event: TaskStarted | TaskDone | TaskFailed | TaskNewRequirements) -> list[Change]:
+        run = self._run_for_worker(event.worker)
+        run._touch(event.time)
+        task = self._resolve(run, event.repr)
+        attempt = task.last_attempt
+        result = _RESULT_OF[type(event)]
+        if attempt is not None and attempt.pid == event.pid and attempt.result is result:
+            # A second handler's copy of the same line (another process's line may sit between the copies); the
+            # copy may carry the time the first lacked (Luigi's own `LEVEL: msg` handler writes none).
+            if isinstance(event, TaskStarted) and attempt.started_at is None:
+                attempt.started_at = event.time
+            elif not isinstance(event, TaskStarted) and attempt.ended_at is None:
+                attempt.ended_at = event.time
+            return []
+        if isinstance(event, TaskStarted):
+            run.reschedule_open = False
+            attempt = Attempt(len(task.attempts) + 1, event.pid, event.time)
+            task.attempts.append(attempt)
+            return [Change(run, task, attempt)]
+        if attempt is None or attempt.result is not AttemptResult.RUNNING:
+            # The start was not in this log (it began before the capture, or its child's lines were lost).
+            attempt = Attempt(len(task.attempts) + 1, event.pid, None)
+            task.attempts.append(attempt)
+        attempt.ended_at = event.time
+        if attempt.pid is None:
+            attempt.pid = event.pid
+        attempt.result = result
+        if isinstance(event, TaskNewRequirements):
+            run.reschedule_open = True
+        else:
+            run.awaiting.add(task.key)
+        if isinstance(event, TaskFailed):
+            self._detail_target = (run, task, attempt)
+        return [Change(run, task, attempt, ended=True)]
+
+    def _process_end(self, event: Died | TimedOut) -> list[Change]:
+        """Main-process lines about a child that died or timed out: the attempt ends without a `failed` line."""
+        run = self._run_with_task(event.task_id)
+        if run is None:
+            return []
+        run._touch(event.time)
+        task = run.tasks[event.task_id]
+        attempt = task.last_attempt
+        if attempt is None or attempt.result is not AttemptResult.RUNNING:
+            if attempt is not None and attempt.result in (AttemptResult.DIED, AttemptResult.TIMEOUT):
+                return []  # Luigi logs one death twice
+            attempt = Attempt(len(task.attempts) + 1, None, None)
+            task.attempts.append(attempt)
+        if isinstance(event, Died):
+            attempt.result = AttemptResult.DIED
+            attempt.error = f"Task {task.task_id} died unexpectedly with exit code {event.exit_code}"
+        else:
+            attempt.result = AttemptResult.TIMEOUT
+            attempt.error = f"Task {task.task_id} timed out after {event.seconds:g} seconds and was terminated."
+        attempt.ended_at = event.time
+        run.awaiting.add(task.key)
+        return [Change(run, task, attempt, ended=True)]
+
+    def _missing(self, event: MissingData | CompleteError | SchedulingError) -> list[Change]:
+        run = self._scheduling_run() or (self._open() or [None])[-1] or self._new_run()
+        run._touch(event.time)
+        if isinstance(event, MissingData):
+            # worker.py logs the warning just before it informs the scheduler of the task (PENDING, not runnable).
+            task = self._resolve(run, event.repr)
+            task.missing_input = True
+            return [Change(run, task)]
+        # complete() or deps() raised, or the scheduler could not be reached: Luigi then informs UNKNOWN (or
+        # nothing at all), so the task is not created here; its traceback waits on the run for that line.
+        run.errors.append((parse_repr(event.repr).family, ""))
+        self._detail_target = (run, None, None)
+        return [Change(run)]
+
+    def _scheduler_line(self, event: SchedulerRetry | SchedulerDisabled) -> list[Change]:
+        run = self._run_with_task(event.task_id)
+        if run is None:
+            return []
+        if isinstance(event, SchedulerDisabled):
+            run.tasks[event.task_id].disabled = True
+        return [Change(run, run.tasks[event.task_id])]
+
+    def _detail(self, event: FailureDetail) -> list[Change]:
+        target, self._detail_target = self._detail_target, None
+        if target is None:
+            return []
+        run, task, attempt = target
+        if task is None:
+            family, _ = run.errors[-1]
+            run.errors[-1] = (family, self.redactor.text(event.text))
+            return [Change(run)]
+        text = self.redactor.text(event.text)
+        if attempt is not None:
+            attempt.error = text
+        else:
+            task.error = text
+        return [Change(run, task, attempt, ended=attempt is not None)]
+
+    def _worker_stopped(self, event: WorkerStopped) -> list[Change]:
+        run = self._run_for_worker(event.worker)
+        run._touch(event.time)
+        run.stopped = True
+        self._stopped = run
+        return [Change(run)]
+
+    def _summary(self, event: Summary) -> list[Change]:
+        if self._last_summary == event:
+            for run in self.runs:  # the same block again, from a second handler, perhaps with the time
+                if run.summary == event and run.ended_at is None:
+                    run.ended_at = event.time
+            return []
+        self._last_summary = event
+        run = self._stopped if self._stopped is not None and self._stopped.summary is None else None
+        if run is None:
+            open_runs = self._open()
+            run = open_runs[-1] if open_runs else self._new_run()
+        self._stopped = None
+        run.summary = event
+        run.scheduling = False
+        run.ended_at = event.time
+        run._touch(event.time)
+        _settle_pending(run, event)
+        return [Change(run, ended=True)]
+
+
+_RESULT_OF = {
+    TaskStarted: AttemptResult.RUNNING,
+    TaskDone: AttemptResult.SUCCESS,
+    TaskFailed: AttemptResult.FAILURE,
+    TaskNewRequirements: AttemptResult.NEW_REQUIREMENTS,
+}
+
+
+def _settle_pending(run: Run, summary: Summary) -> None:
+    """Name the tasks Luigi left pending "had failed dependencies" (never logged per task, only counted).
+
+    When the count equals the pending tasks, all of them; otherwise the families the summary lists under that
+    category, then, if its list was cut (`...`), the remaining pending tasks not listed under another category.
+    """
+    wanted = summary.count("upstream_failure")
+    if wanted == 0:
+        return
+    pending = [t for t in run.tasks.values() if t.state is TaskState.PENDING]
+    if len(pending) <= wanted:
+        chosen: Iterable[Task] = pending
+    else:
+        listed = {line.split("(", 1)[0] for line in summary.listed("upstream_failure")}
+        elsewhere = {
+            line.split("(", 1)[0]
+            for category, lines in summary.families
+            if category not in ("upstream_failure", "still_pending")
+            for line in lines
+        }
+        first = [t for t in pending if t.family in listed]
+        rest = [t for t in pending if t.family not in listed and t.family not in elsewhere]
+        truncated = "upstream_failure" in summary.truncated
+        chosen = (first + (rest if truncated else []))[:wanted]
+    for task in chosen:
+        task.upstream_failed = True
+
+
+_HANDLERS = {
+    Informed: Book._informed,
+    Checking: Book._checking,
+    DoneScheduling: Book._done_scheduling,
+    RunningWorker: Book._running_worker,
+    TaskStarted: Book._worker_task,
+    TaskDone: Book._worker_task,
+    TaskFailed: Book._worker_task,
+    TaskNewRequirements: Book._worker_task,
+    Died: Book._process_end,
+    TimedOut: Book._process_end,
+    MissingData: Book._missing,
+    CompleteError: Book._missing,
+    SchedulingError: Book._missing,
+    SchedulerRetry: Book._scheduler_line,
+    SchedulerDisabled: Book._scheduler_line,
+    WorkerStopped: Book._worker_stopped,
+    Summary: Book._summary,
+}
