@@ -1,0 +1,104 @@
+"""Where replay's time goes, stage by stage, in one process: reading, parsing, the model, documents, JSON (CPU s).
+
+`python -m benchmarks.stages FILE` (e.g. benchmarks/.data/big-1400000.log). Each stage runs on the previous one's
+output held in memory, so its time is its own; a change to one layer shows here before it shows in `make bench`.
+For a sampling profile of the whole command: `py-spy record -o replay.svg -- luigi-exporter replay --json FILE`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from exporter.lines import Line
+from exporter.parse import Parser
+from exporter.pipeline import Pipeline
+from exporter.sources.files import read_lines
+
+
+@dataclass
+class Stage:
+    name: str
+    seconds: float
+    items: int
+    unit: str
+
+    def row(self, lines: int) -> str:
+        return (
+            f"| {self.name} | {self.seconds:.2f} s | {self.items:,} {self.unit} | "
+            f"{self.seconds / lines * 1e6:.2f} µs | {lines / self.seconds:,.0f} |"
+        )
+
+
+def _timed(fn: Callable[[], Any], repeat: int = 1) -> tuple[Any, float]:
+    """Best CPU time of `repeat` calls: a neighbour's load moves wall time far more than CPU time."""
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.process_time()
+        result = fn()
+        best = min(best, time.process_time() - start)
+    return result, best
+
+
+def measure(path: Path, repeat: int = 1) -> list[Stage]:
+    source = str(path)
+    lines: list[Line]
+    lines, t_read = _timed(lambda: [line for line, _ in read_lines(source, source)], repeat)
+
+    def parse() -> int:
+        parser, events = Parser(), 0
+        for line in lines:
+            events += len(parser.feed(line))
+        return events + len(parser.flush())
+
+    events, t_parse = _timed(parse, repeat)
+
+    def model() -> Pipeline:
+        pipeline = Pipeline()
+        for i in range(0, len(lines), 4096):  # the batches replay feeds
+            pipeline.feed(source, lines[i : i + 4096])
+        pipeline.finish(source)
+        return pipeline
+
+    pipeline, t_both = _timed(model, repeat)
+    documents, t_docs = _timed(pipeline.documents, repeat)
+    document = {"runs": documents, "lines_read": pipeline.lines_read, "lines_unparsed": pipeline.lines_unparsed}
+    text, t_indent = _timed(lambda: json.dumps(document, indent=1), repeat)
+    _, t_compact = _timed(lambda: json.dumps(document), repeat)
+    return [
+        Stage("read_lines (bytes → Line)", t_read, len(lines), "lines"),
+        Stage("Parser.feed (Line → events)", t_parse, events, "events"),
+        Stage("model: Pipeline.feed minus parsing", max(0.0, t_both - t_parse), len(documents), "runs"),
+        Stage("Pipeline.documents (runs → dicts)", t_docs, len(documents), "runs"),
+        Stage("json.dumps(indent=1), as `--json`", t_indent, len(text), "chars"),
+        Stage("json.dumps() compact, for comparison", t_compact, len(text), "chars"),
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.stages", description=__doc__.splitlines()[0])
+    parser.add_argument("file", type=Path)
+    parser.add_argument("--repeat", type=int, default=1, help="best of N (CPU seconds) per stage")
+    args = parser.parse_args(argv)
+    stages = measure(args.file, args.repeat)
+    lines = stages[0].items
+    print(f"{args.file}: {lines:,} lines\n")
+    print("| Stage | Time | Output | Per line | Lines/s |\n|---|---|---|---|---|")
+    for stage in stages:
+        print(stage.row(lines))
+    total = sum(s.seconds for s in stages[:5])
+    print(
+        f"| total (without the compact comparison) | {total:.2f} s | | {total / lines * 1e6:.2f} µs | "
+        f"{lines / total:,.0f} |"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
