@@ -56,6 +56,7 @@ class Book:
         # Where the traceback that follows a failure line belongs: an attempt, or the run's last scheduling error.
         self._detail_target: tuple[Run, Task | None, Attempt | None] | None = None
         self._last_summary: Summary | None = None
+        self._first_open = 0  # runs before this index have all ended
 
     # -- routing -------------------------------------------------------------------------------------------
 
@@ -70,7 +71,11 @@ class Book:
         return run
 
     def _open(self) -> list[Run]:
-        return [r for r in self.runs if not r.ended]
+        """Builds not ended yet. Builds end roughly in file order and never reopen, so the ended ones at the front
+        are skipped for good: a file of thousands of builds costs no more per line than a file of one."""
+        while self._first_open < len(self.runs) and self.runs[self._first_open].ended:
+            self._first_open += 1
+        return [r for r in self.runs[self._first_open :] if not r.ended]
 
     def _scheduling_run(self) -> Run | None:
         for run in reversed(self._open()):
@@ -99,7 +104,7 @@ class Book:
         if (run := self._scheduling_run()) is not None:
             return run
         for run in reversed(open_runs):
-            if run.reschedule_open:
+            if run.reschedule_open and (run.reschedule_new or task_id in run.tasks):
                 return run
         for run in reversed(open_runs):
             task = run.tasks.get(task_id)
@@ -111,11 +116,14 @@ class Book:
                 return run  # a multiprocess build whose children's lines were lost (spawn start method)
         return self._new_run()
 
-    def _run_for_checking(self) -> Run:
+    def _run_for_checking(self, repr_text: str) -> Run:
         if (run := self._scheduling_run()) is not None:
             return run
+        # A build re-adding tasks takes a repr it checked before (after a failure), or any (after new requirements);
+        # an unseen repr while only a failure holds the burst open is another build's first line: two builds writing
+        # to one file, the second starting while the first has just failed a task (it took the second's tasks).
         for run in reversed(self._open()):
-            if run.reschedule_open:
+            if run.reschedule_open and (run.reschedule_new or repr_text in run.checked):
                 return run
         return self._new_run()
 
@@ -194,7 +202,8 @@ class Book:
         return [Change(run, task)]
 
     def _checking(self, event: Checking) -> list[Change]:
-        run = self._run_for_checking()
+        run = self._run_for_checking(event.repr)
+        run.checked.add(event.repr)
         run._touch(event.time)
         run.index.add_checked(run.index.parse(event.repr))
         return [Change(run)]
@@ -231,7 +240,7 @@ class Book:
                 attempt.ended_at = event.time
             return []
         if isinstance(event, TaskStarted):
-            run.reschedule_open = False
+            run.reschedule_open = run.reschedule_new = False
             attempt = Attempt(len(task.attempts) + 1, event.pid, event.time)
             task.attempts.append(attempt)
             return [Change(run, task, attempt)]
@@ -244,7 +253,7 @@ class Book:
             attempt.pid = event.pid
         attempt.result = result
         if isinstance(event, TaskNewRequirements):
-            run.reschedule_open = True
+            run.reschedule_open = run.reschedule_new = True
         else:
             run.awaiting.add(task.key)
         if isinstance(event, TaskFailed):

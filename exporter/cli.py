@@ -246,8 +246,8 @@ def _replay(args: argparse.Namespace) -> int:
             "lines_read": pipeline.lines_read,
             "lines_unparsed": pipeline.lines_unparsed,
         }
-        json.dump(document, sys.stdout, indent=1)
-        sys.stdout.write("\n")
+        # One write of compact JSON for pipes and files (json.dump with indent goes through the slow encoder).
+        sys.stdout.write(json.dumps(document, indent=1 if sys.stdout.isatty() else None) + "\n")
     else:
         runs = pipeline.runs()
         if not runs:
@@ -312,9 +312,11 @@ class _Sidecar:
             raise UserError(f"--web.config.file {err}", EXIT_CONFIG) from err
         path = _state_path(args.state_dir)
         try:
-            self.store = Store(path)
-        except Exception as err:  # sqlite3.DatabaseError and friends: say which file and what to do
+            self.store, rebuilt = Store.open_or_rebuild(path)
+        except Exception as err:  # sqlite3.OperationalError and friends: say which file and what to do
             raise UserError(f"store {path}: {err} (move it aside or choose another --state-dir)", EXIT_CONFIG) from err
+        if rebuilt is not None:  # a corrupt store: moved aside, the new one is filled from the logs (no positions)
+            log.warning("store: %s; rebuilding it from the logs", rebuilt)
         otlp = args.otlp
         if otlp is None:
             otlp = bool(
@@ -370,9 +372,15 @@ def _watch(args: argparse.Namespace) -> int:
         positions = catch_up(sidecar.pipeline, sidecar.store.positions())
         tailer = Tailer(args.globs, positions, use_inotify=not args.poll)
         sidecar.lag = tailer.lag_bytes()
+        signal.signal(signal.SIGHUP, lambda _signum, _frame: tailer.reopen())  # done by the loop's next poll
+        reopened = tailer.reopened
 
         def refresh_lag() -> None:
+            nonlocal reopened
             sidecar.lag = tailer.lag_bytes()
+            if tailer.reopened != reopened:
+                reopened = tailer.reopened
+                log.info("SIGHUP: reopened the followed files")
 
         try:
             follow(sidecar.pipeline, tailer, stop, after_poll=refresh_lag)

@@ -23,7 +23,7 @@ def state_counts(run: Run) -> dict[TaskState, int]:
         states[TaskState.ALREADY_DONE] = s.count("already_done")
         states[TaskState.FAILED] = s.count("failed")
         states[TaskState.UPSTREAM_FAILED] = s.count("upstream_failure")
-        states[TaskState.PENDING] = s.count("still_pending") - s.count("upstream_failure")
+        states[TaskState.PENDING] = max(0, s.count("still_pending") - s.count("upstream_failure"))
     return states
 
 

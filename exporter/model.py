@@ -140,6 +140,11 @@ class Run:
     awaiting: set[str] = field(default_factory=set)
     # After a failure with missing deps or a `new requirements`, Luigi re-adds tasks: a short scheduling burst.
     reschedule_open: bool = False
+    # Only a `new requirements` re-adds tasks this build has not seen (worker.py `self.add(t)` for each new_req); a
+    # failure re-adds the failed task (`self.add(task)`), seen already. So while only a failure holds the burst open,
+    # lines about unseen tasks belong to another build started meanwhile in the same file (Book._run_for_checking).
+    reschedule_new: bool = False
+    checked: set[str] = field(default_factory=set, repr=False)  # the reprs of this build's `Checking` lines
     index: TaskIndex = field(default_factory=TaskIndex, repr=False)  # ids <-> reprs of this build's tasks
     errors: list[tuple[str, str]] = field(default_factory=list)  # (family, traceback) of scheduling errors
 

@@ -44,38 +44,52 @@ _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _BROWSER_PREFIX = re.compile(r"^\[\d{1,2}:\d{2}:\d{2}\s?[AP]M\]\s?")
 _TIMESTAMP = re.compile(r"(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2})(?:[,.](\d{1,6}))?")
 # A record's first line: an optional timestamp, at most two words (logger name, `name:lineno`), then the level.
+# `-` both joins words (`luigi-interface`) and separates them (` - `): with plain `[\w.\-]+` words a line of dashes
+# (an application's separator) splits into words and separators in O(n^5) ways, and 120 dashes took 7 s. So a word
+# starts with a letter, digit or dot and is matched atomically (a lookahead captures it whole, the backreference
+# consumes it: Python 3.10 has no possessive quantifiers), and only a line's first HEADER_CHARS are looked at.
 _HEADER = re.compile(
     r"^\[?(?:\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(?:[,.]\d+)?)?[\s\-|:\[\]]*"
-    r"(?:[\w.\-]+(?::\d+)?[\s\-|:\[\]]+){0,2}?(?:DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL)\b"
+    r"(?:(?=(?P<word>[\w.][\w.\-]*))(?P=word)(?::\d+)?[\s\-|:\[\]]+){0,2}?"
+    r"(?:DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL)\b"
 )
+HEADER_CHARS = 512
 
+# Every pattern below must run in time linear in the line, which may be MAX_LINE_BYTES (1 MiB) of anything: no
+# lazy group before `\s*$` (a run of blanks inside the line is rescanned at every step; `_match` strips the line
+# and the patterns end in a bare `$`), no `\S+` that can start anywhere inside a long word (`(?<!\S)`), no
+# `[^)]*` that rescans to the line's end from each of many starts (`[^()]*`), and no `(.+)` before a tail the line
+# lacks from each of many starts (`_match` checks for the tail first and ends the search there). A 20 KB line
+# took 10 s before; 1 MiB would have taken hours.
 # worker.py:625  logger.info("Informed scheduler that task   %s   has status   %s", task_id, status)
 _INFORMED = re.compile(r"Informed scheduler that task\s+(\S+)\s+has status\s+(\w+)")
 # worker.py:173,230,234,247  "[pid %s] Worker %s running   %s" / "new requirements      %s" / "done      %s" /
 # "failed    %s"; the worker id is worker.py:673 "Worker(salt=..., workers=N, host=..., username=..., pid=M)".
-_WORKER_TASK = re.compile(r"\[pid (\d+)\] Worker (Worker\([^)]*\)) (running|done|failed|new requirements)\s+(.*?)\s*$")
+_WORKER_TASK = re.compile(r"\[pid (\d+)\] Worker (Worker\([^()]*\)) (running|done|failed|new requirements)\s+(.*)$")
 # worker.py:438  logger.debug("Checking if %s is complete", task)
-_CHECKING = re.compile(r"Checking if (.+) is complete\s*$")
+_CHECKING = re.compile(r"Checking if (.+) is complete$")
 # interface.py:137  logger.info("Done scheduling tasks")
 _DONE_SCHEDULING = "Done scheduling tasks"
 # worker.py:1208  logger.info("Running Worker with %d processes", self.worker_processes)
 _RUNNING_WORKER = re.compile(r"Running Worker with (\d+) processes")
 # worker.py:518  "Worker %s was stopped. Shutting down Keep-Alive thread"
-_STOPPED = re.compile(r"Worker (Worker\([^)]*\)) was stopped\. Shutting down Keep-Alive thread")
+_STOPPED = re.compile(r"Worker (Worker\([^()]*\)) was stopped\. Shutting down Keep-Alive thread")
 # worker.py:1070  "Task {} died unexpectedly with exit code {}"
 _DIED = re.compile(r"Task (\S+) died unexpectedly with exit code (-?\d+)")
 # worker.py:1074  "Task {} timed out after {} seconds and was terminated."
 _TIMED_OUT = re.compile(r"Task (\S+) timed out after ([\d.]+) seconds and was terminated")
 # worker.py:870  "Data for %s does not exist (yet?). The task is an external data dependency, so it cannot be run..."
-_MISSING = re.compile(r"Data for (.+) does not exist \(yet\?\)\. The task is an external data dependency")
+_MISSING_TAIL = " does not exist (yet?). The task is an external data dependency"
+_MISSING = re.compile(r"Data for (.+)" + re.escape(_MISSING_TAIL))
 # worker.py:685,689  "Will not run {task} or any dependencies due to error in complete() method:\n{tb}" (and deps())
+_COMPLETE_ERROR_TAILS = tuple(f" or any dependencies due to error in {m}() method" for m in ("complete", "deps"))
 _COMPLETE_ERROR = re.compile(r"Will not run (.+) or any dependencies due to error in (?:complete|deps)\(\) method")
 # worker.py:693  logger.exception("Luigi unexpected framework error while scheduling %s", task)
-_SCHEDULING_ERROR = re.compile(r"Luigi unexpected framework error while scheduling (.+?)\s*$")
+_SCHEDULING_ERROR = re.compile(r"Luigi unexpected framework error while scheduling (.+)$")
 # scheduler.py:331  "%s task num failures is %s and limit is %s"
-_RETRY = re.compile(r"(\S+) task num failures is (\d+) and limit is (\d+)")
+_RETRY = re.compile(r"(?<!\S)(\S+) task num failures is (\d+) and limit is (\d+)")
 # scheduler.py:333  "%s task num failures limit(%s) is exceeded"
-_DISABLED = re.compile(r"(\S+) task num failures limit\((\d+)\) is exceeded")
+_DISABLED = re.compile(r"(?<!\S)(\S+) task num failures limit\((\d+)\) is exceeded")
 # Cheap pre-filter: most lines of a real pipeline are the application's own; none of them contains these.
 _LUIGI_WORDS = re.compile(
     r"Informed sch|\] Worker Worker\(|Checking if|Done scheduling|Running Worker|was stopped\.|died unexp"
@@ -85,9 +99,9 @@ _LUIGI_WORDS = re.compile(
 # execution_summary.py:426,348-359,452,456,466 (and Luigi 2.x's "present dependencies were encountered").
 _SUMMARY_MARK = "===== Luigi Execution Summary ====="
 _SCHEDULED = re.compile(r"Scheduled (\d+) tasks of which")
-_CATEGORY = re.compile(r"^\* (\d+) (.+?):?\s*$")
-_LISTED = re.compile(r"^- (\d+) (.+?)\s*$")
-_SMILEY = re.compile(r"This progress looks (:\)|:\(|:\|) because (.+?)\s*$")
+_CATEGORY = re.compile(r"^\* (\d+) (.+?):?$")  # summary lines are stripped: no `\s*$` (see _match)
+_LISTED = re.compile(r"^- (\d+) (.+?)$")
+_SMILEY = re.compile(r"This progress looks (:\)|:\(|:\|) because (.+?)$")
 _CATEGORIES = {
     "complete ones were encountered": "already_done",
     "present dependencies were encountered": "already_done",
@@ -105,8 +119,18 @@ _CATEGORIES = {
     "was not granted run permission by the scheduler": "not_run",
 }
 
+# The items of a summary not indented under "were left pending, among these" (_PENDING_SUB_STATUSES are).
+_TOP_LEVEL = ("already_done", "completed", "failed", "scheduling_error", "still_pending")
+
 # Tracebacks longer than this are cut: a sidecar must not buffer without bound.
 MAX_DETAIL_LINES = 400
+# Nor a traceback or a summary block of long lines (each may be 1 MiB): at most this many characters of each are kept.
+MAX_HELD_CHARS = 1 << 18
+
+
+def _tail_end(text: str, tails: tuple[str, ...]) -> int:
+    """Where the last of `tails` ends in text (0: none): `(.+)TAIL` searched up to there succeeds at its first start."""
+    return max((i + len(tail) for tail in tails if (i := text.rfind(tail)) != -1), default=0)
 
 
 def split_records(text: str) -> Iterator[str]:
@@ -133,6 +157,7 @@ class Parser:
         self._detail: list[str] | None = None
         self._detail_offset = 0
         self._summary: list[str] | None = None
+        self._held = 0  # characters kept of the traceback or summary being collected
         self._record_time: float | None = None
         self.lines_read = 0
         self.lines_unparsed = 0
@@ -156,20 +181,26 @@ class Parser:
     def _piece(self, text: str, line: Line) -> list[Event]:
         stripped = _BROWSER_PREFIX.sub("", text, count=1) if text[:1] == "[" else text
         if self._summary is not None:
-            return self._summary_line(stripped.strip(), line)
+            if not (_LUIGI_WORDS.search(stripped) and _HEADER.match(stripped.lstrip()[:HEADER_CHARS])):
+                return self._summary_line(stripped.strip(), line)
+            # Luigi writes the block as one record, so a record of Luigi's starting inside it means the block was cut
+            # (its writer died mid-write): what it had is handed on and the line read as usual. Without this, a cut
+            # summary swallowed every line up to the next build's summary, and that whole build was lost. (Any other
+            # record is left in the block: some handlers put a header on every line of a record.)
+            return self._end_summary(self._finish_summary(self._detail_offset)) + self._piece(text, line)
         if _SUMMARY_MARK in stripped:
             events = self._end_detail()
-            self._summary = []
+            self._summary, self._held = [], 0
             self._detail_offset = line.offset
             return events
         event = self._match(stripped, line) if _LUIGI_WORDS.search(stripped) else None
         if event is None:
-            if _HEADER.match(stripped.lstrip()):
+            if _HEADER.match(stripped.lstrip()[:HEADER_CHARS]):
                 self._record_time = self._time(stripped, line)
                 self._skipping_echo = False
                 return self._end_detail()
             if self._detail is not None and not self._skipping_echo and len(self._detail) < MAX_DETAIL_LINES:
-                self._detail.append(text.rstrip())
+                self._detail.append(self._hold(text.rstrip()))
                 self._detail_offset = line.offset
             if "[pid " in stripped and "] Worker " in stripped:
                 self.lines_unparsed += 1
@@ -181,10 +212,16 @@ class Parser:
         self._skipping_echo = False
         self._last_event = event
         if isinstance(event, (TaskFailed, CompleteError, SchedulingError)):
-            self._detail = []
+            self._detail, self._held = [], 0
             self._detail_offset = line.offset
         events.append(event)
         return events
+
+    def _hold(self, text: str) -> str:
+        """`text` as far as the block being collected has room left for (MAX_HELD_CHARS in all)."""
+        kept = text[: max(0, MAX_HELD_CHARS - self._held)]
+        self._held += len(kept)
+        return kept
 
     def _is_echo(self, event: Event) -> bool:
         """A second or third handler writes the same record again right after the first (LUIGI-LOGS.md).
@@ -205,6 +242,7 @@ class Parser:
         return [FailureDetail(time=self._record_time, offset=self._detail_offset, text="\n".join(detail).strip("\n"))]
 
     def _match(self, text: str, line: Line) -> Event | None:
+        text = text.rstrip()  # the patterns ending in `$` expect no trailing blanks (linear time, see above)
         time = self._time(text, line)
         self._record_time = time
         offset = line.offset
@@ -213,7 +251,7 @@ class Parser:
         if m := _WORKER_TASK.search(text):
             kind = {"running": TaskStarted, "done": TaskDone, "failed": TaskFailed}.get(m[3], TaskNewRequirements)
             return kind(time, offset, int(m[1]), m[2], m[4])
-        if m := _CHECKING.search(text):
+        if text.endswith(" is complete") and (m := _CHECKING.search(text)):
             return Checking(time, offset, m[1])
         if _DONE_SCHEDULING in text:
             return DoneScheduling(time, offset)
@@ -225,9 +263,9 @@ class Parser:
             return Died(time, offset, m[1], int(m[2]))
         if m := _TIMED_OUT.search(text):
             return TimedOut(time, offset, m[1], float(m[2]))
-        if m := _MISSING.search(text):
+        if (end := _tail_end(text, (_MISSING_TAIL,))) and (m := _MISSING.search(text, 0, end)):
             return MissingData(time, offset, m[1])
-        if m := _COMPLETE_ERROR.search(text):
+        if (end := _tail_end(text, _COMPLETE_ERROR_TAILS)) and (m := _COMPLETE_ERROR.search(text, 0, end)):
             return CompleteError(time, offset, m[1])
         if m := _SCHEDULING_ERROR.search(text):
             return SchedulingError(time, offset, m[1])
@@ -263,9 +301,11 @@ class Parser:
         self._detail_offset = line.offset
         if _SUMMARY_MARK not in text:
             if len(self._summary) < 10_000:
-                self._summary.append(text)
+                self._summary.append(self._hold(text))
             return []
-        summary = self._finish_summary(line.offset)
+        return self._end_summary(self._finish_summary(line.offset))
+
+    def _end_summary(self, summary: Summary | None) -> list[Event]:
         if summary is None or self._is_echo(summary):
             return []
         self._last_event = summary
@@ -299,6 +339,14 @@ class Parser:
                 scheduled = 0
         if scheduled is None:
             return None
+        # Luigi writes a consistent block (execution_summary._summary_format): the scheduled total is the sum of the
+        # top-level items and the pending sub-items are among the pending. A block that is not (written by hand,
+        # spliced from two builds) is read so that it is, since a run known only by its summary shows these figures:
+        # never 2 of 1 tasks complete, nor -1 pending.
+        pending = sum(n for key, n in counts.items() if key not in _TOP_LEVEL)
+        if pending > counts.get("still_pending", 0):
+            counts["still_pending"] = pending
+        scheduled = max(scheduled, sum(counts.get(key, 0) for key in _TOP_LEVEL))
         return Summary(
             self._record_time,
             offset,

@@ -12,6 +12,7 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Container, Iterable, Iterator
+from functools import lru_cache
 from itertools import combinations, islice
 from typing import NamedTuple
 
@@ -38,13 +39,21 @@ class ParsedRepr(NamedTuple):
 
 def task_id_str(family: str, params: dict[str, str]) -> str:
     """luigi.task.task_id_str, the same bytes: family, first 3 values by name cut to 16 chars, md5 of sorted JSON."""
+    return _task_id_str(family, tuple(sorted(params.items())))
+
+
+@lru_cache(maxsize=8192)  # a build repeats its tasks' descriptions on many lines: hash each once
+def _task_id_str(family: str, items: tuple[tuple[str, str], ...]) -> str:
+    params = dict(items)
     param_str = json.dumps(params, separators=(",", ":"), sort_keys=True)
     param_hash = hashlib.md5(param_str.encode("utf-8"), usedforsecurity=False).hexdigest()
     return f"{family}_{summary_of(params)}_{param_hash[:_TRUNCATE_HASH]}"
 
 
+@lru_cache(maxsize=8192)  # the same reprs come back on every Checking and worker line of a build
 def parse_repr(text: str, split: re.Pattern[str] = _PARAM_SPLIT) -> ParsedRepr:
-    """Split `Family(a=1, b=x, y)` into family and serialized params; never raises.
+    """Split `Family(a=1, b=x, y)` into family and serialized params; never raises. Cached: callers must not
+    change the params dict they get.
 
     `split` finds the boundaries between params; by default any `, name=`, which a value like `k=v, z=1` fools.
     """
@@ -78,6 +87,8 @@ def _regroupings(parsed: ParsedRepr) -> Iterator[dict[str, str]]:
     A value holding `, z=` cuts the repr at a false boundary; the true split is always a coarsening of the cut one.
     """
     gaps = len(parsed.parts) - 1
+    if gaps > _MAX_SUBSETS:  # a hostile repr of thousands of `, name=` parts: not a task's, and not worth the time
+        return
     tried = 0
     for joins in range(1, gaps + 1):
         for joined in combinations(range(gaps), joins):

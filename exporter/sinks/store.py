@@ -13,6 +13,7 @@ import json
 import sqlite3
 import tempfile
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -93,17 +94,60 @@ class Store:
         self._scratch = tempfile.TemporaryDirectory(prefix="luigi-exporter-") if path is None else None
         self.path = Path(self._scratch.name) / "store.sqlite" if self._scratch else path
         self._db = self.connect()
-        self._db.executescript(_SCHEMA)
-        self._lock = threading.Lock()
-        self._stats = self._load_stats()
+        try:
+            self._db.executescript(_SCHEMA)
+            self._lock = threading.Lock()
+            self._stats = self._load_stats()
+        except BaseException:
+            self._db.close()  # closed now, not when the traceback goes: see `open_or_rebuild`
+            raise
         self._in_txn = False
         self._dirty_runs: dict[str, Run] = {}
+
+    @classmethod
+    def open_or_rebuild(cls, path: Path | None) -> tuple[Store, str | None]:
+        """The store at `path`; a corrupt one is moved aside and a new one started, which the logs then fill again
+        from byte 0 (it has no positions). Returns the store and, when that happened, one line saying so.
+
+        Corrupt means SQLite says so (SQLITE_CORRUPT or SQLITE_NOTADB: exactly `sqlite3.DatabaseError`, not one of
+        its subclasses, which are locks, I/O, permissions: problems to report, not reasons to start over) or
+        `PRAGMA quick_check` finds damage. The file goes with its WAL and index to `NAME.corrupt-<timestamp>`: kept
+        for a post-mortem, and its WAL must not be applied to the new database of the same name.
+        """
+        try:
+            store = cls(path)  # closes its connection before it raises
+        except sqlite3.DatabaseError as err:
+            if type(err) is not sqlite3.DatabaseError or path is None:
+                raise
+            why = str(err)
+        else:
+            try:
+                problems = [row[0] for row in store._db.execute("PRAGMA quick_check")]
+            except sqlite3.DatabaseError as err:
+                if type(err) is not sqlite3.DatabaseError:
+                    store.close()
+                    raise
+                problems = [str(err)]
+            if problems == ["ok"] or path is None:
+                return store, None
+            store.close()
+            why = problems[0]
+        aside = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
+        for suffix in ("", "-wal", "-shm"):
+            source = Path(f"{path}{suffix}")
+            if source.exists():
+                source.rename(f"{aside}{suffix}")
+        return cls(path), f"{path} was corrupt ({' '.join(why.split())}): moved aside to {aside}"
 
     def connect(self) -> sqlite3.Connection:
         """A new connection to this store, for a thread of its own (WAL: readers never wait for the writer)."""
         db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False, timeout=10)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a killed process loses no committed transaction
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a killed process loses no committed transaction
+        except BaseException:
+            db.close()
+            raise
         return db
 
     # -- reading -------------------------------------------------------------------------------------------
@@ -197,10 +241,20 @@ class Store:
         return dropped
 
     def rollback(self) -> None:
-        if self._in_txn:
-            self._db.execute("ROLLBACK")
-            self._in_txn = False
-            self._dirty_runs.clear()
+        """Undo the open transaction, and the counters it bumped.
+
+        A full disk or an I/O error may have ended the transaction already (SQLite rolls back by itself): then a
+        ROLLBACK would raise, and before this checked, `_in_txn` stayed set, so every later batch ran in
+        autocommit, its COMMIT failed, and the store never caught up (while the counters counted twice).
+        """
+        if not self._in_txn:
+            return
+        self._in_txn = False
+        self._dirty_runs.clear()
+        try:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+        finally:
             with self._lock:
                 self._stats = self._load_stats()
 

@@ -17,6 +17,9 @@ MAX_LINE_BYTES is cut to that length while the rest is read and discarded. The h
   fingerprint, unless the new file starts with the same bytes.
 - Errors (`_fail`): a path that vanishes, cannot be opened or is not a regular file is reported once per distinct
   reason as an error Batch, then retried silently on every poll; nothing is raised.
+- SIGHUP (`reopen`): at the next poll, after reading what each object has, every descriptor is closed and its
+  path opened again as after a restart: the same object continues at its offset (a held partial line is read again
+  from there, once), another one is a rotation.
 - Latency (`wait`): watchdog (inotify) watches the glob-free directory of each pattern, recursively when the
   directory part has globs, or the nearest existing ancestor until that directory appears. Its thread only sets an
   Event; with no watch (network filesystems, inotify exhausted) `wait` simply sleeps its timeout.
@@ -141,6 +144,8 @@ class Tailer:
         # under its new name continues where it was (and a stored position follows its file across a rename).
         self._known = {p.identity: p for p in stored}
         self._counts = dict.fromkeys(("truncations", "rotations", "read_errors", "lines_cut"), 0)
+        self._reopen = False  # set by `reopen()`, perhaps in a signal handler; done by the next `poll()`
+        self.reopened = 0  # how many times every descriptor was let go of and opened again
         self._wake = threading.Event()
         self._handler = _Wake(self._patterns, self._wake)
         self._watches: dict[tuple[str, bool], tuple[ObservedWatch, str]] = {}
@@ -159,11 +164,24 @@ class Tailer:
         for f in list(self._files.values()):
             if f.fd is not None:
                 batches += self._follow(f)
+        if self._reopen:  # after reading what each object had: a held partial line is read again from `offset`
+            self._reopen = False
+            self.reopened += 1
+            for f in self._files.values():
+                self._close(f)
         for path in self._expand():
             f = self._files.setdefault(path, _File(path))
             if f.fd is None:
                 batches += self._open(f)
         return batches
+
+    def reopen(self) -> None:
+        """Let go of every descriptor and open each path again, at the next `poll()` (SIGHUP).
+
+        Each file continues at its offset when the path still names the same object, else starts at 0 as after a
+        rotation; nothing is read twice or skipped. Only sets a flag, so a signal handler may call it.
+        """
+        self._reopen = True
 
     def wait(self, timeout: float) -> bool:
         """Block until a watched directory changes, or unread data is left from the last poll, or `timeout` passes.
