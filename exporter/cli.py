@@ -16,7 +16,7 @@ import time
 from collections.abc import Sequence
 from datetime import tzinfo
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from prometheus_client import CollectorRegistry, push_to_gateway
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 __all__ = ["main"]
 
 EXIT_INPUT = 2  # a log file that can't be read
-EXIT_USAGE = 64  # bad arguments or options (argparse itself exits 2 on syntax, as every argparse tool does)
+EXIT_USAGE = 64  # bad arguments or options, syntax included (argparse's own 2 would read as "unreadable input")
 EXIT_PORT = 69  # the port to listen on is taken or not ours
 EXIT_CONFIG = 78  # a state directory or config file we can't use
 
@@ -90,8 +90,15 @@ def _duration(value: str) -> float:
     return float(m[1]) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[m[2] or "s"]
 
 
+class _ArgumentParser(argparse.ArgumentParser):
+    """argparse, with a usage error as one line and exit code 64 (subcommands inherit it)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"luigi-exporter: {message} (see {self.prog} --help)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="luigi-exporter", description="Observe Luigi pipelines from their logs.")
+    parser = _ArgumentParser(prog="luigi-exporter", description="Observe Luigi pipelines from their logs.")
     commands = parser.add_subparsers(dest="command", required=True)
 
     common = argparse.ArgumentParser(add_help=False)

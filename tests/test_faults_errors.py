@@ -31,8 +31,10 @@ def _assert_one_line(err: str, *words: str) -> None:
     [
         (("replay", "--tz", "Mars/Olympus", "x.log"), ("Mars/Olympus", "IANA")),
         (("run", "--listen", "127.0.0.1:0", "--state-dir", "none"), ("needs a command",)),
+        (("watch", "x.log", "--listen", "nope"), ("HOST:PORT", "--help")),
+        (("replay",), ("required", "--help")),
     ],
-    ids=["unknown-zone", "run-without-command"],
+    ids=["unknown-zone", "run-without-command", "bad-listen-syntax", "missing-argument"],
 )
 def test_bad_usage_exits_64(args: tuple[str, ...], words: tuple[str, ...]) -> None:
     code, err = _cli(*args)
