@@ -10,18 +10,27 @@ from exporter.sources.files import read_lines
 __all__ = ["replay_file", "replay_into"]
 
 
+# A batch ends at this many lines or bytes, whichever comes first: lines near the 1 MiB cap must not pile up.
+_BATCH_LINES = 4096
+_BATCH_BYTES = 8 << 20
+
+
 def replay_into(pipeline: Pipeline, path: str) -> None:
-    """Feed one whole file and close its builds; raises OSError when the file can't be read."""
+    """Feed one whole file and close its builds, committing batch by batch (a store's span outbox stays within its
+    bound); raises OSError when the file can't be read."""
     batch = []
-    cut = 0
+    cut = size = 0
     for line, was_cut in read_lines(path, path):
         batch.append(line)
         cut += was_cut
-        if len(batch) >= 4096:
+        size += len(line.text)
+        if len(batch) >= _BATCH_LINES or size >= _BATCH_BYTES:
             pipeline.feed(path, batch, cut=cut)
-            batch, cut = [], 0
+            pipeline.commit()
+            batch, cut, size = [], 0, 0
     pipeline.feed(path, batch, cut=cut)
     pipeline.finish(path)
+    pipeline.commit()
 
 
 def replay_file(path: str, tz: tzinfo | None = None, expected_tasks: int | None = None) -> Pipeline:
