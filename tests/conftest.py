@@ -14,6 +14,7 @@ import pytest
 from exporter.cli import main
 
 PIPELINES = Path(__file__).parent / "pipelines"
+ENDED = ("succeeded", "failed", "blocked")  # run statuses of a build that wrote its summary
 ROOT = Path(__file__).parent.parent
 
 
@@ -74,3 +75,11 @@ def replay(capsys: pytest.CaptureFixture[str], *paths: Path | str, extra: tuple[
     capsys.readouterr()
     assert main(["replay", "--json", *extra, *map(str, paths)]) == 0
     return json.loads(capsys.readouterr().out)
+
+
+@pytest.fixture(scope="session")
+def failing_demo_log(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """A real 2-worker demo build with a failing task, for tests that append a log to a followed file in parts."""
+    run_dir = tmp_path_factory.mktemp("failing-demo") / "PlanExe_faults"
+    run_demo(run_dir, "--workers", "2", "--speed", "0", "--ms", "--fail", "SWOTAnalysisTask")
+    return (run_dir / "log.txt").read_bytes()

@@ -10,11 +10,10 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import replay, start_demo
+from conftest import ENDED, replay, start_demo
 from sidecar import Sidecar
 
 DB = "luigi-exporter.sqlite"
-ENDED = ("succeeded", "failed", "blocked")
 KILLS = 10
 
 

@@ -13,18 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import replay, run_demo
+from conftest import ENDED, replay
 from sidecar import Sidecar
 
 DB = "luigi-exporter.sqlite"
-ENDED = ("succeeded", "failed", "blocked")
-
-
-@pytest.fixture(scope="module")
-def demo_log(tmp_path_factory: pytest.TempPathFactory) -> bytes:
-    run_dir = tmp_path_factory.mktemp("signals") / "PlanExe_signals"
-    run_demo(run_dir, "--workers", "2", "--speed", "0", "--ms", "--fail", "SWOTAnalysisTask")
-    return (run_dir / "log.txt").read_bytes()
 
 
 def _live(doc: dict[str, Any]) -> dict[str, Any]:
@@ -52,7 +44,7 @@ def _check_store(db_path: Path, replayed: dict[str, Any], log: Path) -> None:
 
 
 def test_sigterm_mid_burst_exits_0_within_5_s(
-    tmp_path: Path, demo_log: bytes, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, failing_demo_log: bytes, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """SIGTERM while lines pour in: exit 0 within 5 s with what it read committed; the next start goes on from there
     and ends equal to replay."""
@@ -67,8 +59,8 @@ def test_sigterm_mid_burst_exits_0_within_5_s(
 
     def write() -> None:  # the build's lines, a few KB every 10 ms
         with open(log, "ab", buffering=0) as f:
-            for start in range(0, len(demo_log), 4096):
-                f.write(demo_log[start : start + 4096])
+            for start in range(0, len(failing_demo_log), 4096):
+                f.write(failing_demo_log[start : start + 4096])
                 time.sleep(0.01)
         done.set()
 
@@ -90,11 +82,13 @@ def test_sigterm_mid_burst_exits_0_within_5_s(
     db = sqlite3.connect(state / DB)
     (offset,) = db.execute("SELECT offset FROM sources").fetchone()
     db.close()
-    assert 0 < offset < len(demo_log) and demo_log[offset - 1 : offset] == b"\n"  # a whole-line prefix committed
+    assert (
+        0 < offset < len(failing_demo_log) and failing_demo_log[offset - 1 : offset] == b"\n"
+    )  # a whole-line prefix committed
 
     sidecar = Sidecar(*watch, log=err)
     try:
-        doc = sidecar.wait_for(lambda d: d["lines_read"] == demo_log.count(b"\n"), timeout=20)
+        doc = sidecar.wait_for(lambda d: d["lines_read"] == failing_demo_log.count(b"\n"), timeout=20)
         start = time.monotonic()
         assert sidecar.stop() == 0
         assert time.monotonic() - start < 5.0
@@ -112,19 +106,19 @@ def _fds_on(pid: int, path: Path) -> list[str]:
 
 
 def test_sighup_reopens_and_reads_nothing_twice(
-    tmp_path: Path, demo_log: bytes, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, failing_demo_log: bytes, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """SIGHUP while the last line is half written: the sidecar lets go of its descriptors and opens the file again,
     goes on following it, and every line is read once (lines_read equals the file's lines, the run equals replay)."""
     state, logs = tmp_path / "state", tmp_path / "logs"
     logs.mkdir()
     log = logs / "luigi.log"
-    half = demo_log.index(b"\n", len(demo_log) // 2) + 40  # 40 bytes into a line
-    log.write_bytes(demo_log[:half])
+    half = failing_demo_log.index(b"\n", len(failing_demo_log) // 2) + 40  # 40 bytes into a line
+    log.write_bytes(failing_demo_log[:half])
     err = tmp_path / "sidecar.log"
     sidecar = Sidecar("watch", str(logs / "*.log"), "--state-dir", str(state), log=err)
     try:
-        whole = demo_log[:half].count(b"\n")
+        whole = failing_demo_log[:half].count(b"\n")
         sidecar.wait_for(lambda d: d["lines_read"] == whole, timeout=20)
         assert len(_fds_on(sidecar.proc.pid, log)) == 1
         for n in (1, 2):  # twice: a second SIGHUP is as harmless as the first
@@ -135,9 +129,9 @@ def test_sighup_reopens_and_reads_nothing_twice(
                 time.sleep(0.05)
         assert len(_fds_on(sidecar.proc.pid, log)) == 1  # reopened, not leaked
         with open(log, "ab") as f:
-            f.write(demo_log[half:])
+            f.write(failing_demo_log[half:])
         doc = sidecar.wait_for(lambda d: bool(d["runs"]) and d["runs"][0]["status"] in ENDED, timeout=20)
-        assert doc["lines_read"] == demo_log.count(b"\n")
+        assert doc["lines_read"] == failing_demo_log.count(b"\n")
         assert sidecar.stop() == 0
     finally:
         sidecar.close()

@@ -22,19 +22,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import replay, run_demo
+from conftest import ENDED, replay
 from sidecar import Sidecar
 
 DB = "luigi-exporter.sqlite"
-ENDED = ("succeeded", "failed", "blocked")
-
-
-@pytest.fixture(scope="module")
-def demo_log(tmp_path_factory: pytest.TempPathFactory) -> bytes:
-    """A real 2-worker demo build with a failing task, to append to a followed file in parts."""
-    run_dir = tmp_path_factory.mktemp("faults") / "PlanExe_faults"
-    run_demo(run_dir, "--workers", "2", "--speed", "0", "--ms", "--fail", "SWOTAnalysisTask")
-    return (run_dir / "log.txt").read_bytes()
 
 
 def _parts(data: bytes, *fractions: float) -> list[bytes]:
@@ -142,7 +133,7 @@ def _fill(path: Path) -> Path:
     return filler
 
 
-def test_disk_full_then_space_back(tmp_path: Path, demo_log: bytes, capsys: pytest.CaptureFixture[str]) -> None:
+def test_disk_full_then_space_back(tmp_path: Path, failing_demo_log: bytes, capsys: pytest.CaptureFixture[str]) -> None:
     """The store's filesystem fills up mid-build: one clear line, figures still advancing, errors counted; the build
     ends while the disk is still full; space comes back with no line left to read: the store catches up anyway."""
     fs, logs = tmp_path / "fs", tmp_path / "logs"
@@ -153,7 +144,7 @@ def test_disk_full_then_space_back(tmp_path: Path, demo_log: bytes, capsys: pyte
         err = tmp_path / "sidecar.log"
         sidecar = Sidecar("watch", str(logs / "*.log"), "--state-dir", str(fs / "state"), log=err)
         try:
-            first, second, rest = _parts(demo_log, 0.3, 0.6)
+            first, second, rest = _parts(failing_demo_log, 0.3, 0.6)
             before = _live(_appended(sidecar, log, first))
             assert _store_errors(sidecar) == 0
             filler = _fill(fs)
@@ -190,7 +181,9 @@ def _chattr(flag: str, *paths: Path) -> None:
     assert proc.returncode == 0, f"this test needs root and chattr: {proc.stderr.decode().strip()}"
 
 
-def test_read_only_store_then_writable(tmp_path: Path, demo_log: bytes, capsys: pytest.CaptureFixture[str]) -> None:
+def test_read_only_store_then_writable(
+    tmp_path: Path, failing_demo_log: bytes, capsys: pytest.CaptureFixture[str]
+) -> None:
     """The store's files turn read-only under a running sidecar, then writable again.
 
     A read-only remount is refused (EBUSY) while the sidecar has the store open for writing, so its files are made
@@ -205,7 +198,7 @@ def test_read_only_store_then_writable(tmp_path: Path, demo_log: bytes, capsys: 
     sidecar = Sidecar("watch", str(logs / "*.log"), "--state-dir", str(state), log=err)
     files = [state / DB, state / f"{DB}-wal"]
     try:
-        first, second, rest = _parts(demo_log, 0.3, 0.6)
+        first, second, rest = _parts(failing_demo_log, 0.3, 0.6)
         before = _live(_appended(sidecar, log, first))
         _chattr("+i", *files)
         try:
@@ -256,7 +249,7 @@ def _cli() -> list[str]:
 
 @pytest.mark.parametrize("damage", ["header", "pages"])
 def test_corrupt_store_is_moved_aside_and_rebuilt(
-    tmp_path: Path, demo_log: bytes, capsys: pytest.CaptureFixture[str], damage: str
+    tmp_path: Path, failing_demo_log: bytes, capsys: pytest.CaptureFixture[str], damage: str
 ) -> None:
     """Garbage over the store's header or its pages while the sidecar is stopped: on start it says so in one line,
     moves the file aside as `luigi-exporter.sqlite.corrupt-<timestamp>`, reads the logs again from byte 0, and ends
@@ -264,7 +257,7 @@ def test_corrupt_store_is_moved_aside_and_rebuilt(
     state, logs = tmp_path / "state", tmp_path / "logs"
     logs.mkdir()
     log = logs / "luigi.log"
-    first, rest = _parts(demo_log, 0.5)
+    first, rest = _parts(failing_demo_log, 0.5)
     log.write_bytes(first)
     err = tmp_path / "sidecar.log"
     watch = ("watch", str(logs / "*.log"), "--state-dir", str(state))

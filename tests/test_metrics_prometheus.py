@@ -8,13 +8,11 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from conftest import run_demo, start_demo
+from conftest import ENDED, run_demo, start_demo
 from promserver import api_get, prometheus_factory, wait_for_scrapes  # noqa: F401 (fixture)
 from sidecar import Sidecar, free_port
 from test_dashboards import queries, substitute
 from truth import expected_states, load
-
-ENDED = ("succeeded", "failed", "blocked")
 
 
 def _query(prom: str, expr: str) -> dict[tuple[tuple[str, str], ...], float]:

@@ -7,11 +7,9 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import replay, start_demo
+from conftest import ENDED, replay, start_demo
 from sidecar import Sidecar
 from truth import assert_run_matches, load
-
-ENDED = ("succeeded", "failed", "blocked")
 
 
 def _store(state: Path) -> sqlite3.Connection:
