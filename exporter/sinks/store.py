@@ -178,14 +178,6 @@ class Store:
         rows = self._db.execute("SELECT document FROM runs ORDER BY started_at IS NULL, started_at, rowid")
         return [json.loads(row[0]) for row in rows]
 
-    def event_count(self) -> tuple[int, int]:
-        """(rows, distinct natural keys) of task_events: equal unless a row was doubled."""
-        rows = self._db.execute("SELECT count(*) FROM task_events").fetchone()[0]
-        keys = self._db.execute(
-            "SELECT count(*) FROM (SELECT DISTINCT run_id, task_id, attempt, event FROM task_events)"
-        ).fetchone()[0]
-        return rows, keys
-
     # -- writing (pipeline thread) ---------------------------------------------------------------------------
 
     def apply(self, changes: Sequence[Change]) -> None:
