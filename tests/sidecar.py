@@ -7,6 +7,7 @@ import os
 import re
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -83,3 +84,51 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def live_run(doc: dict[str, Any]) -> dict[str, Any]:
+    """The one run of an /api/runs document without the fields only a live sidecar has (ETA, trace id)."""
+    (run,) = doc["runs"]
+    return {k: v for k, v in run.items() if k not in ("eta_s", "trace_id")}
+
+
+def doubled_events(db_path: Path) -> int:
+    """task_events rows beyond one per natural key (run, task, attempt, event): 0 unless a row was written twice."""
+    db = sqlite3.connect(db_path)
+    try:
+        rows, keys = db.execute(
+            "SELECT count(*), (SELECT count(*) FROM (SELECT DISTINCT run_id, task_id, attempt, event FROM task_events))"
+            " FROM task_events"
+        ).fetchone()
+    finally:
+        db.close()
+    return int(rows - keys)
+
+
+def assert_store_equals_replay(
+    db_path: Path, replayed: dict[str, Any], log: Path, ignore: tuple[str, ...] = ()
+) -> None:
+    """Exactly once: no event row doubled or missing, tasks and the run's document as replay has them (but for the
+    `ignore`d keys), every byte of the log committed."""
+    assert doubled_events(db_path) == 0, "an event row was written twice"
+    attempts = [a for t in replayed["tasks"] for a in t["attempt_history"]]
+    db = sqlite3.connect(db_path)
+    try:
+        started = db.execute("SELECT count(*) FROM task_events WHERE event = 'started'").fetchone()[0]
+        assert started == len(attempts), "an attempt was lost or doubled"
+        ended = db.execute(
+            "SELECT count(*) FROM task_events WHERE event IN ('success', 'failure', 'died', 'timeout')"
+        ).fetchone()[0]
+        assert ended == sum(a["result"] in ("success", "failure", "died", "timeout") for a in attempts)
+        scheduled = db.execute("SELECT count(*) FROM task_events WHERE event = 'scheduled'").fetchone()[0]
+        assert scheduled == len(replayed["tasks"])
+        stored = {row[0]: row[1:] for row in db.execute("SELECT task_id, state, attempts FROM tasks")}
+        assert stored == {t["task_id"]: (t["state"], t["attempts"]) for t in replayed["tasks"]}
+        (document,) = db.execute("SELECT document FROM runs").fetchone()
+        assert {k: v for k, v in json.loads(document).items() if k not in ignore} == {
+            k: v for k, v in replayed.items() if k not in ignore
+        }
+        (offset,) = db.execute("SELECT offset FROM sources").fetchone()
+        assert offset == log.stat().st_size
+    finally:
+        db.close()

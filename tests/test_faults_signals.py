@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import signal
@@ -10,37 +9,12 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 from conftest import ENDED, replay
-from sidecar import Sidecar
+from sidecar import Sidecar, assert_store_equals_replay, live_run
 
 DB = "luigi-exporter.sqlite"
-
-
-def _live(doc: dict[str, Any]) -> dict[str, Any]:
-    (run,) = doc["runs"]
-    return {k: v for k, v in run.items() if k not in ("eta_s", "trace_id")}
-
-
-def _check_store(db_path: Path, replayed: dict[str, Any], log: Path) -> None:
-    """Every event once, the run as replay has it, the whole log committed."""
-    db = sqlite3.connect(db_path)
-    try:
-        rows, keys = db.execute(
-            "SELECT count(*), (SELECT count(*) FROM (SELECT DISTINCT run_id, task_id, attempt, event FROM task_events))"
-            " FROM task_events"
-        ).fetchone()
-        started = db.execute("SELECT count(*) FROM task_events WHERE event = 'started'").fetchone()[0]
-        (document,) = db.execute("SELECT document FROM runs").fetchone()
-        (offset,) = db.execute("SELECT offset FROM sources").fetchone()
-    finally:
-        db.close()
-    assert rows == keys
-    assert started == sum(t["attempts"] for t in replayed["tasks"])
-    assert json.loads(document) == replayed
-    assert offset == log.stat().st_size
 
 
 def test_sigterm_mid_burst_exits_0_within_5_s(
@@ -95,8 +69,8 @@ def test_sigterm_mid_burst_exits_0_within_5_s(
     finally:
         sidecar.close()
     (replayed,) = replay(capsys, log)["runs"]
-    assert _live(doc) == replayed
-    _check_store(state / DB, replayed, log)
+    assert live_run(doc) == replayed
+    assert_store_equals_replay(state / DB, replayed, log)
     assert "Traceback" not in err.read_text()
 
 
@@ -136,5 +110,5 @@ def test_sighup_reopens_and_reads_nothing_twice(
     finally:
         sidecar.close()
     (replayed,) = replay(capsys, log)["runs"]
-    assert _live(doc) == replayed
-    _check_store(state / DB, replayed, log)
+    assert live_run(doc) == replayed
+    assert_store_equals_replay(state / DB, replayed, log)

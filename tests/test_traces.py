@@ -11,17 +11,17 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROOT, replay
+from conftest import ROOT, replay, start_demo
 from otlp_receiver import OtlpReceiver, ReceivedSpan
 from sidecar import Sidecar
-from truth import ENDS, SLACK, expected_states, load
+from truth import SLACK, expected_states, load, starts_and_ends
 
 from exporter import ids
 from exporter.pipeline import Pipeline
@@ -41,19 +41,12 @@ FAIL = ("--fail", "SWOTAnalysisTask")
 
 def _build(run_dir: Path, truth: Path, *args: str, speed: str = "0.05") -> subprocess.Popen[bytes]:
     """The 61-task demo as a real Luigi build with 4 worker processes and millisecond timestamps."""
-    command = ["-m", "exporter.demo", "--run-dir", str(run_dir), "--workers", "4", "--speed", speed, "--ms"]
-    return subprocess.Popen([sys.executable, *command, "--quiet", "--truth", str(truth), *args], cwd=ROOT)
+    return start_demo(run_dir, "--workers", "4", "--speed", speed, "--ms", "--truth", str(truth), *args)
 
 
 def _attempts(events: list[dict[str, Any]]) -> dict[tuple[str, int], tuple[dict[str, Any], dict[str, Any]]]:
     """(task_id, attempt number) -> (START, end event) as Luigi's event handlers recorded them."""
-    starts: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    ends: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for e in events:
-        if e["event"] == "START":
-            starts[e["task_id"]].append(e)
-        elif e["event"] in ENDS:
-            ends[e["task_id"]].append(e)
+    starts, ends = starts_and_ends(events)
     return {(tid, n): (s, ends[tid][n - 1]) for tid, ss in starts.items() for n, s in enumerate(ss, 1)}
 
 

@@ -38,11 +38,10 @@ def expected_states(events: list[dict[str, Any]]) -> dict[str, str]:
     return states
 
 
-def assert_run_matches(run: dict[str, Any], events: list[dict[str, Any]], resolution: float) -> None:
-    """Every task's state, attempts, pid, start and end (within the log's time resolution), and the totals."""
-    states = expected_states(events)
-    tasks = {t["task_id"]: t for t in run["tasks"]}
-    assert {tid: t["state"] for tid, t in tasks.items()} == states
+def starts_and_ends(
+    events: list[dict[str, Any]],
+) -> tuple[dict[str, list[dict[str, Any]]], dict[str, list[dict[str, Any]]]]:
+    """Each task's START events and its ending events (SUCCESS, FAILURE, PROCESS_FAILURE, TIMEOUT), in order."""
     starts: dict[str, list[dict[str, Any]]] = defaultdict(list)
     ends: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for e in events:
@@ -50,6 +49,15 @@ def assert_run_matches(run: dict[str, Any], events: list[dict[str, Any]], resolu
             starts[e["task_id"]].append(e)
         elif e["event"] in ENDS:
             ends[e["task_id"]].append(e)
+    return starts, ends
+
+
+def assert_run_matches(run: dict[str, Any], events: list[dict[str, Any]], resolution: float) -> None:
+    """Every task's state, attempts, pid, start and end (within the log's time resolution), and the totals."""
+    states = expected_states(events)
+    tasks = {t["task_id"]: t for t in run["tasks"]}
+    assert {tid: t["state"] for tid, t in tasks.items()} == states
+    starts, ends = starts_and_ends(events)
     for task_id, task in tasks.items():
         history = task["attempt_history"]
         assert len(history) == len(starts[task_id]) == task["attempts"], task_id
