@@ -169,10 +169,10 @@ class Pipeline:
         with self.lock:
             return [run for stream in self._streams.values() for run in stream.book.runs]
 
-    def documents(self, now: float | None = None) -> list[dict]:
-        """Every run in the replay contract; given `now`, with the live fields too (ETA, trace id)."""
+    def documents(self, now: float | None = None, run_id: str | None = None) -> list[dict]:
+        """Every run (or the one named) in the replay contract; given `now`, with the live fields (ETA, trace id)."""
         with self.lock:
-            runs = [run for stream in self._streams.values() for run in stream.book.runs]
+            runs = [run for s in self._streams.values() for run in s.book.runs if run_id in (None, run.run_id)]
             if now is None or self.store is None:
                 return [run_dict(run) for run in runs]
             return [live_dict(run, now, self.store.usual_durations(run.pipeline or "")) for run in runs]

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import urllib.error
 from pathlib import Path
 
+import pytest
 from browser import chromium
 from conftest import ROOT, run_demo
 from sidecar import Sidecar
@@ -21,6 +24,12 @@ def test_live_page_shows_the_run_its_progress_failure_and_one_bar_per_attempt(tm
         assert proc.returncode == 1
         doc = sidecar.wait_for(lambda d: bool(d["runs"]) and d["runs"][0]["status"] == "failed")
         (run,) = doc["runs"]
+        one = json.loads(sidecar.get("/api/runs/PlanExe_page"))
+        assert {k: v for k, v in one.items() if k != "eta_s"} == {k: v for k, v in run.items() if k != "eta_s"}
+        with pytest.raises(urllib.error.HTTPError) as missing:
+            sidecar.get("/api/runs/no-such-run")
+        assert missing.value.code == 404
+        assert sidecar.get("/healthz") == b"ok\n"
         dom = chromium(tmp_path, "--dump-dom", sidecar.url + "/")
         ARTIFACTS.mkdir(exist_ok=True)
         chromium(tmp_path, "--window-size=1280,1600", f"--screenshot={ARTIFACTS / 'live-page.png'}", sidecar.url + "/")
