@@ -19,13 +19,13 @@ from pathlib import Path
 
 from exporter.book import Book
 from exporter.contract import live_dict, run_dict
-from exporter.lines import Line
+from exporter.lines import Block, Line
 from exporter.model import AttemptResult, Change, Run
 from exporter.parse import Parser
 from exporter.redact import Redactor
 from exporter.sinks import Sink
 from exporter.sinks.store import Store
-from exporter.sources.files import read_lines, run_base_id
+from exporter.sources.files import read_blocks, run_base_id
 from exporter.sources.tail import Position, Tailer, still_same
 
 __all__ = ["Pipeline", "follow"]
@@ -85,6 +85,16 @@ class Pipeline:
             for line in lines:
                 for event in stream.parser.feed(line):
                     changes.extend(stream.book.apply(event))
+        if not quiet:
+            self._deliver(changes)
+        return changes
+
+    def feed_block(self, source: str, block: Block, *, quiet: bool = False) -> list[Change]:
+        """`feed` for whole files (replay, catch-up): a Block of lines in bytes, most of them passed over unread."""
+        stream = self._stream(source)
+        with self.lock:
+            self.lines_cut += block.cut
+            changes = [c for event in stream.parser.feed_block(block, source) for c in stream.book.apply(event)]
         if not quiet:
             self._deliver(changes)
         return changes
@@ -218,27 +228,16 @@ def catch_up(pipeline: Pipeline, positions: dict[str, Position]) -> dict[str, Po
     for path, position in positions.items():
         if not still_same(position):
             continue
-        # Fed in batches as they are read: holding a whole prefix's lines first cost ~1.8 x the log's size in memory
-        # on every restart (a 50 MB log: 168 MB peak, 35 MB in batches). A read error midway drops what was fed, so the
-        # file is read again from 0 into a fresh model, as it was before.
-        cut = 0
-        lines: list[Line] = []
+        # Fed block by block as read: holding a whole prefix's lines first cost ~1.8 x the log's size in memory on
+        # every restart. A read error midway drops what was fed, so the file is read again from 0 into a fresh model.
         try:
-            for line, was_cut in read_lines(path, path, 0, position.offset):
-                lines.append(line)
-                cut += was_cut
-                if len(lines) >= _CATCH_UP_BATCH:
-                    pipeline.feed(path, lines, cut=cut, quiet=True)
-                    lines, cut = [], 0
+            for block in read_blocks(path, 0, position.offset):
+                pipeline.feed_block(path, block, quiet=True)
         except OSError:
             pipeline.forget(path)
             continue
-        pipeline.feed(path, lines, cut=cut, quiet=True)
         valid[path] = position
     return valid
-
-
-_CATCH_UP_BATCH = 4096
 
 
 def follow(

@@ -30,10 +30,9 @@ from exporter.events import (
     TimedOut,
     WorkerStopped,
 )
-from exporter.lines import Line
+from exporter.lines import Line, decode_line
 from exporter.model import AttemptResult, TaskState
 from exporter.parse import Parser
-from exporter.sources.files import decode_line
 from exporter.taskid import task_id_str
 
 # Each property stays within a few seconds on a 2-core machine; no deadline (a slow first example is not a bug).

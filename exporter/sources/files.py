@@ -7,9 +7,9 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from exporter.lines import Line
+from exporter.lines import Block, Line, decode_line
 
-__all__ = ["MAX_LINE_BYTES", "decode_line", "expand", "is_readable_file", "read_lines", "run_base_id"]
+__all__ = ["MAX_LINE_BYTES", "expand", "is_readable_file", "read_blocks", "read_lines", "run_base_id"]
 
 # A line longer than this is cut and counted, never buffered whole (a 100 MB line must not cost 100 MB).
 MAX_LINE_BYTES = 1 << 20
@@ -33,45 +33,59 @@ def run_base_id(path: str) -> str:
     return p.name
 
 
-def read_lines(path: str, source: str, start: int = 0, end: int | None = None) -> Iterator[tuple[Line, bool]]:
-    """Yield (line, cut) for every line of `path` from byte `start` (to `end`); a last line without newline counts.
-
-    `cut` is True when the line was longer than MAX_LINE_BYTES and only its head was kept.
-    """
+def read_blocks(path: str, start: int = 0, end: int | None = None) -> Iterator[Block]:
+    """Whole lines of `path` from byte `start` (to `end`) in blocks of about _CHUNK bytes; a last line without newline
+    counts. A line longer than MAX_LINE_BYTES comes alone, cut to that length: only its head is ever held."""
     with open(path, "rb") as f:
         f.seek(start)
-        offset = start
-        head = bytearray()
-        length = 0
+        offset = start  # just past the last line handed on
+        held = b""  # the head of a line that goes on past the chunk read (at most MAX_LINE_BYTES of it)
+        length = 0  # that line's length so far
         left = end - start if end is not None else None
         while chunk := f.read(_CHUNK if left is None else min(_CHUNK, left)):
             if left is not None:
                 left -= len(chunk)
-            pos = 0
-            while True:
-                nl = chunk.find(b"\n", pos)
+            whole = chunk.rfind(b"\n") + 1  # lines inside one chunk are shorter than _CHUNK <= MAX_LINE_BYTES
+            if length:
+                nl = chunk.find(b"\n")
                 stop = nl if nl != -1 else len(chunk)
-                room = MAX_LINE_BYTES - len(head)
-                if room > 0:
-                    head += chunk[pos : min(stop, pos + room)]
-                length += stop - pos
+                held += chunk[: max(0, min(stop, MAX_LINE_BYTES - len(held)))]
+                length += stop
                 if nl == -1:
-                    offset += len(chunk) - pos
-                    break
-                offset += nl + 1 - pos
-                yield Line(source, offset, decode_line(head)), length > MAX_LINE_BYTES
-                head, length = bytearray(), 0
-                pos = nl + 1
+                    continue
+                if length > MAX_LINE_BYTES:
+                    offset += length + 1
+                    yield Block(held, offset, cut=True)
+                    chunk, whole = chunk[nl + 1 :], whole - nl - 1
+                else:  # the held line is whole now: one block with the lines after it
+                    chunk, whole = held + chunk[nl:], whole - nl + len(held)
+                held, length = b"", 0
+            if whole:
+                offset += whole
+                yield Block(chunk[:whole], offset)
+            if whole < len(chunk):
+                held = chunk[whole : whole + MAX_LINE_BYTES]
+                length = len(chunk) - whole
         if length:
-            yield Line(source, offset, decode_line(head)), length > MAX_LINE_BYTES
+            yield Block(held, offset + length, cut=length > MAX_LINE_BYTES)
 
 
-def decode_line(raw: bytes | bytearray) -> str:
-    """UTF-8 with replacement (a log is never rejected for one bad byte), without a trailing CR or NUL bytes."""
-    text = raw.decode("utf-8", errors="replace")
-    if text.endswith("\r"):
-        text = text[:-1]
-    return text.replace("\x00", "") if "\x00" in text else text
+def read_lines(path: str, source: str, start: int = 0, end: int | None = None) -> Iterator[tuple[Line, bool]]:
+    """Yield (line, cut) for every line of `path` from byte `start` (to `end`), as `read_blocks` reads them.
+
+    `cut` is True when the line was longer than MAX_LINE_BYTES and only its head was kept.
+    """
+    for block in read_blocks(path, start, end):
+        if block.cut:
+            yield Line(source, block.end, decode_line(block.data)), True
+            continue
+        raws = block.data.split(b"\n")
+        if not raws[-1]:
+            raws.pop()  # the block ends with a newline, not with an unterminated line
+        offset = block.end - len(block.data)
+        for raw in raws:
+            offset = min(offset + len(raw) + 1, block.end)
+            yield Line(source, offset, decode_line(raw)), False
 
 
 def is_readable_file(path: str) -> str | None:

@@ -44,8 +44,8 @@ from watchdog import events
 from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver, ObservedWatch
 
-from exporter.lines import Line
-from exporter.sources.files import MAX_LINE_BYTES, decode_line
+from exporter.lines import Line, decode_line
+from exporter.sources.files import MAX_LINE_BYTES
 
 __all__ = ["FINGERPRINT_BYTES", "Batch", "Position", "Tailer", "still_same"]
 

@@ -10,8 +10,8 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import BinaryIO
 
-from exporter.lines import Line
-from exporter.sources.files import MAX_LINE_BYTES, decode_line
+from exporter.lines import Line, decode_line
+from exporter.sources.files import MAX_LINE_BYTES
 
 __all__ = ["Wrapped"]
 

@@ -1,0 +1,146 @@
+"""The fast path reads exactly what the line-by-line path reads.
+
+`read_blocks` hands whole lines in bytes and `Parser.feed_block` passes over the lines that hold no Luigi phrase;
+both must be invisible: same lines, offsets and cuts as splitting the file by hand, same events (times of tracebacks
+and summaries included), lines read and lines unparsed as `Parser.feed` on every line.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from conftest import run_demo
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from exporter.events import Event, Summary
+from exporter.lines import Block, Line, decode_line
+from exporter.parse import Parser
+from exporter.sources import files
+
+SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def _by_hand(content: bytes, start: int, end: int, limit: int) -> list[tuple[int, bytes, bool]]:
+    """(offset past the line, kept bytes, cut) for every line of content[start:end], split by hand."""
+    out = []
+    offset = start
+    pieces = content[start:end].split(b"\n")
+    for i, raw in enumerate(pieces):
+        last = i == len(pieces) - 1
+        if last and not raw:
+            break
+        offset += len(raw) + (0 if last else 1)
+        out.append((offset, raw[:limit], len(raw) > limit))
+    return out
+
+
+@SETTINGS
+@given(
+    content=st.lists(st.sampled_from([b"", b"a", b"bc", b"\n", b"\n\n", b"x" * 9, b"\r", b"y" * 20]), max_size=40),
+    chunk=st.integers(1, 12),
+    limit=st.integers(12, 16),
+    bounds=st.tuples(st.integers(0, 400), st.integers(0, 400)),
+)
+def test_read_blocks_splits_like_by_hand(
+    tmp_path_factory: pytest.TempPathFactory, content: list[bytes], chunk: int, limit: int, bounds: tuple[int, int]
+) -> None:
+    """Any bytes, any chunk size up to the line limit, any start and end: the same lines, offsets and cuts."""
+    data = b"".join(content)
+    start, end = min(bounds[0], len(data)), min(max(bounds), len(data))
+    path = tmp_path_factory.mktemp("blocks") / "log"
+    path.write_bytes(data)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(files, "_CHUNK", chunk)
+        patch.setattr(files, "MAX_LINE_BYTES", limit)
+        got = [(line.offset, line.text, cut) for line, cut in files.read_lines(str(path), "s", start, end)]
+        blocks = list(files.read_blocks(str(path), start, end))
+    assert got == [(offset, decode_line(raw), cut) for offset, raw, cut in _by_hand(data, start, end, limit)]
+    for block in blocks:  # whole lines only, each within the limit unless cut
+        assert block.cut or all(len(raw) <= limit for raw in block.data.split(b"\n"))
+        assert block.cut or block.data.endswith(b"\n") or block.end == end
+
+
+@pytest.fixture(scope="module")
+def demo_lines(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    """A real build with a failure (traceback) and its summary, as lines."""
+    run_dir = tmp_path_factory.mktemp("fast") / "run"
+    run_demo(run_dir, "--workers", "2", "--speed", "0", "--ms", "--fail", "SWOTAnalysisTask")
+    return (run_dir / "log.txt").read_text().splitlines()
+
+
+# Lines the fast path must get right around the real ones: chatter with and without a header (a header passed
+# over still sets the time of a following summary), a browser prefix, glued tqdm records, colours, NUL, CRLF,
+# a header line just before a summary mark, and Luigi words in chatter.
+OTHERS = [
+    "2026-01-02 03:04:05 - app - INFO - chatter",
+    "2026-01-02 03:04:06,789 - app - DEBUG - more chatter",
+    "[9:56:38 PM] 2026-01-02 03:04:07 - app - INFO - from a browser",
+    "no header at all",
+    "INFO: a header without time",
+    "  indented continuation",
+    "100%|##| 5/5\r2026-01-02 03:04:08 - luigi-interface - INFO - Done scheduling tasks",
+    "\x1b[32m2026-01-02 03:04:09 - app - INFO - coloured\x1b[0m",
+    "nul\x00byte",
+    "crlf line\r",
+    "2026-01-02 03:04:10 - app - INFO - a Worker and a Task in chatter",
+    "===== Luigi Execution Summary =====",
+    "",
+]
+
+
+def _events_line_by_line(data: bytes) -> tuple[list[Event], int, int]:
+    parser = Parser()
+    events: list[Event] = []
+    for offset, raw, _ in _by_hand(data, 0, len(data), len(data) + 1):
+        events.extend(parser.feed(Line("s", offset, decode_line(raw))))
+    events.extend(parser.flush())
+    return events, parser.lines_read, parser.lines_unparsed
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(data=st.data())
+def test_feed_block_reads_what_feed_reads(
+    tmp_path_factory: pytest.TempPathFactory, demo_lines: list[str], data: st.DataObject
+) -> None:
+    """Real lines in order with others mixed in, read in blocks of any size: the same events and counts."""
+    n = len(demo_lines)
+    start = data.draw(st.integers(0, n - 1))
+    window = demo_lines[start : start + data.draw(st.integers(1, 400))]
+    texts = list(window)
+    for _ in range(data.draw(st.integers(0, 30))):
+        texts.insert(data.draw(st.integers(0, len(texts))), data.draw(st.sampled_from(OTHERS)))
+    content = "\n".join(texts).encode() + data.draw(st.sampled_from([b"", b"\n"]))
+    path = tmp_path_factory.mktemp("feed") / "log"
+    path.write_bytes(content)
+    chunk = data.draw(st.integers(64, 4096))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(files, "_CHUNK", chunk)
+        parser = Parser()
+        events = [e for block in files.read_blocks(str(path)) for e in parser.feed_block(block, "s")]
+    events.extend(parser.flush())
+    assert (events, parser.lines_read, parser.lines_unparsed) == _events_line_by_line(content)
+
+
+def test_whole_real_build_in_one_block(tmp_path: Path, demo_lines: list[str]) -> None:
+    """The unmangled build: most lines are passed over, and nothing differs (a baseline the property starts from)."""
+    content = ("\n".join(demo_lines) + "\n").encode()
+    parser = Parser()
+    events = parser.feed_block(Block(content, len(content)), "s") + parser.flush()
+    assert (events, parser.lines_read, parser.lines_unparsed) == _events_line_by_line(content)
+    assert parser.lines_read == len(demo_lines) and len(events) > 200
+
+
+def test_summary_takes_the_time_of_a_header_passed_over(demo_lines: list[str]) -> None:
+    """Luigi's summary record starts with a header line of its own; when the fast path passed over that line, the
+    summary still ends the build at its time (read back from the bytes when the mark comes)."""
+    mark = next(i for i, text in enumerate(demo_lines) if "===== Luigi Execution Summary" in text)
+    texts = [*demo_lines[:mark], "2030-01-02 03:04:05,250 - app - INFO - the summary's own header", *demo_lines[mark:]]
+    content = ("\n".join(texts) + "\n").encode()
+    parser = Parser()
+    events = parser.feed_block(Block(content, len(content)), "s") + parser.flush()
+    summary = next(e for e in events if isinstance(e, Summary))
+    assert summary.time == datetime(2030, 1, 2, 3, 4, 5, 250000).timestamp()
+    assert events == _events_line_by_line(content)[0]
