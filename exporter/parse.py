@@ -43,6 +43,7 @@ _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 # A browser console's time prefix, `[12:11:03 AM] ` or `[9:56:38 PM]`.
 _BROWSER_PREFIX = re.compile(r"^\[\d{1,2}:\d{2}:\d{2}\s?[AP]M\]\s?")
 _TIMESTAMP = re.compile(r"(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2})(?:[,.](\d{1,6}))?")
+_FRACTION = re.compile(r"(?:[,.](\d{1,6}))?")  # _TIMESTAMP's tail, matched after a cached head
 # A record's first line: an optional timestamp, at most two words (logger name, `name:lineno`), then the level.
 # `-` both joins words (`luigi-interface`) and separates them (` - `): with plain `[\w.\-]+` words a line of dashes
 # (an application's separator) splits into words and separators in O(n^5) ways, and 120 dashes took 7 s. So a word
@@ -203,10 +204,9 @@ class Parser:
 
     def feed(self, line: Line) -> list[Event]:
         self.lines_read += 1
-        events: list[Event] = []
-        for piece in split_records(line.text):
-            events.extend(self._piece(piece, line))
-        return events
+        if "\r" not in line.text and "\x1b" not in line.text:
+            return self._piece(line.text, line)
+        return [event for piece in split_records(line.text) for event in self._piece(piece, line)]
 
     def feed_block(self, block: Block, source: str) -> list[Event]:
         """The lines of `block`, read as `feed` reads them one by one, but faster: while no traceback or summary is
@@ -217,23 +217,26 @@ class Parser:
             return self.feed(Line(source, block.end, decode_line(data)))
         base, size = block.end - len(data), len(data)
         starts = _candidate_starts(data)
+        starts.append(size)  # a sentinel: the loop below needs no bounds check
         events: list[Event] = []
+        feed, find = self.feed, data.find
         k = pos = 0
         while pos < size:
             if self._detail is None and self._summary is None:
-                while k < len(starts) and starts[k] < pos:
+                while starts[k] < pos:
                     k += 1
-                following = starts[k] if k < len(starts) else size
-                if following > pos:
+                if starts[k] > pos:
+                    following = starts[k]
                     self.lines_read += data.count(b"\n", pos, following)
                     if following == size and not data.endswith(b"\n"):
                         self.lines_read += 1  # the unterminated last line of the input
                     self._skipped.append((data, pos, following))
                     pos = following
                     continue
-            nl = data.find(b"\n", pos)
-            stop = nl if nl != -1 else size
-            events.extend(self.feed(Line(source, base + min(stop + 1, size), decode_line(data[pos:stop]))))
+            stop = find(b"\n", pos)
+            if stop == -1:
+                stop = size
+            events += feed(Line(source, base + min(stop + 1, size), decode_line(data[pos:stop])))
             pos = stop + 1
         self._resolve_skipped()  # holds no block past its own
         return events
@@ -335,9 +338,10 @@ class Parser:
         text = text.rstrip()  # the patterns ending in `$` expect no trailing blanks (linear time, see above)
         time = self._time(text, line.arrival)
         offset = line.offset
-        if m := _INFORMED.search(text):
+        # Each pattern is tried only where its phrase is (a substring test costs a fraction of a failed search).
+        if "Informed sch" in text and (m := _INFORMED.search(text)):
             return Informed(time, offset, m[1], m[2])
-        if m := _WORKER_TASK.search(text):
+        if "] Worker " in text and (m := _WORKER_TASK.search(text)):
             kind = {"running": TaskStarted, "done": TaskDone, "failed": TaskFailed}.get(m[3], TaskNewRequirements)
             return kind(time, offset, int(m[1]), m[2], m[4])
         if text.endswith(" is complete") and (m := _CHECKING.search(text)):
@@ -368,6 +372,9 @@ class Parser:
 
     def _time(self, text: str, arrival: float | None) -> float | None:
         """The line's own timestamp, else the time it was read (`arrival`, None in replay)."""
+        epoch = self._epoch_cache.get(text[:19])  # most lines start with their timestamp: no search for those
+        if epoch is not None and (m := _FRACTION.match(text, 19)) is not None:
+            return epoch + (int(m[1]) / 10 ** len(m[1]) if m[1] else 0.0)
         m = _TIMESTAMP.search(text, 0, 64)
         if m is None:
             return arrival
@@ -383,6 +390,8 @@ class Parser:
             if len(self._epoch_cache) > 4096:
                 self._epoch_cache.clear()
             self._epoch_cache[key] = epoch
+            if m.start() == 0:
+                self._epoch_cache[m[0][:19]] = epoch  # as written (`T` or space), for the lookup above
         fraction = m[3]
         return epoch + (int(fraction) / 10 ** len(fraction) if fraction else 0.0)
 

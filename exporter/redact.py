@@ -27,9 +27,15 @@ class Redactor:
     def __init__(self, names: Iterable[str] = DEFAULT_NAMES) -> None:
         patterns = [re.escape(n) if n in DEFAULT_NAMES else n for n in names]
         self._names = re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE) if patterns else None
+        self._verdicts: dict[str, bool] = {}  # a pipeline has few param names, asked about on every new task
 
     def sensitive(self, name: str) -> bool:
-        return self._names is not None and self._names.search(name) is not None
+        verdict = self._verdicts.get(name)
+        if verdict is None:
+            verdict = self._names is not None and self._names.search(name) is not None
+            if len(self._verdicts) < 4096:
+                self._verdicts[name] = verdict
+        return verdict
 
     def text(self, text: str) -> str:
         """Passwords in URLs replaced; the rest kept (an error message is needed to act on it)."""

@@ -129,6 +129,7 @@ def _subsets(params: dict[str, str]) -> Iterator[dict[str, str]]:
                 return
 
 
+@lru_cache(maxsize=1024)  # each build learns the same families' names again
 def _boundaries(names: frozenset[str]) -> re.Pattern[str]:
     if not names:
         return _PARAM_SPLIT
@@ -151,6 +152,7 @@ class TaskIndex:
         self._by_prefix: dict[str, list[str]] = {}  # "Family_summary" -> ids
         self._checked: dict[str, dict[str, str]] = {}  # id (as recomputed) -> params, from Checking reprs
         self._checked_families: dict[str, list[ParsedRepr]] = {}
+        self._longest_family = 0
         self._splits: dict[str, re.Pattern[str]] = {}  # family -> boundary pattern of its known param names
 
         self._common_names: dict[str, frozenset[str]] = {}  # family -> names every Checking repr of it has
@@ -180,6 +182,7 @@ class TaskIndex:
 
     def add_checked(self, parsed: ParsedRepr) -> None:
         reprs = self._checked_families.setdefault(parsed.family, [])
+        self._longest_family = max(self._longest_family, len(parsed.family))
         if parsed not in reprs:
             common = self._common_names.get(parsed.family)
             self._common_names[parsed.family] = (
@@ -191,9 +194,8 @@ class TaskIndex:
 
     def describe(self, task_id: str) -> tuple[str, dict[str, str]] | None:
         """Family and params of a scheduler-side id, from the reprs of Checking lines seen before it."""
-        for family, reprs in self._checked_families.items():
-            if not task_id.startswith(family + "_"):
-                continue
+        for family in self._families_of(task_id):
+            reprs = self._checked_families[family]
             params = self._checked.get(task_id)
             if params is None and family not in self._dropped and family not in self._opaque:
                 found = next((f for parsed in reprs if (f := self._learn(parsed, {task_id}.__contains__))), None)
@@ -201,6 +203,20 @@ class TaskIndex:
             if params is not None:
                 return family, params
         return None
+
+    def _families_of(self, task_id: str) -> list[str]:
+        """The families of Checking reprs that `task_id` starts with (then `_`), in the order they were first seen:
+        looked up at each `_` of the id rather than tried one by one (a build has dozens of families)."""
+        found = []
+        i = task_id.find("_", 0, self._longest_family + 1)
+        while i != -1:
+            if task_id[:i] in self._checked_families:
+                found.append(task_id[:i])
+            i = task_id.find("_", i + 1, self._longest_family + 1)
+        if len(found) > 1:
+            order = list(self._checked_families)
+            found.sort(key=order.index)
+        return found
 
     def find(self, parsed: ParsedRepr, known: Container[str]) -> tuple[str, dict[str, str]] | None:
         """The id among `known` that a worker line's repr names, with the params that id was made of."""
