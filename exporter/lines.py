@@ -25,12 +25,28 @@ class Block(NamedTuple):
     log are its own chatter, which the parser can pass over in bytes without decoding or splitting them.
 
     `end` is the offset just past `data`. The last line may lack its newline only at the end of input. With `cut`,
-    `data` is the first MAX_LINE_BYTES of one longer line and `end` is past the whole line.
+    `data` is the first MAX_LINE_BYTES of one longer line and `end` is past the whole line. `arrival` is as for
+    `Line`, for all of its lines.
     """
 
     data: bytes
     end: int
     cut: bool = False
+    arrival: float | None = None
+
+    def lines(self, source: str) -> list[Line]:
+        """The block's lines one by one (as `Parser.feed` takes them)."""
+        if self.cut:
+            return [Line(source, self.end, decode_line(self.data), self.arrival)]
+        raws = self.data.split(b"\n")
+        if not raws[-1]:
+            raws.pop()  # the block ends with a newline, not with an unterminated line
+        lines = []
+        offset = self.end - len(self.data)
+        for raw in raws:
+            offset = min(offset + len(raw) + 1, self.end)
+            lines.append(Line(source, offset, decode_line(raw), self.arrival))
+        return lines
 
 
 def decode_line(raw: bytes | bytearray) -> str:

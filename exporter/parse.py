@@ -198,7 +198,7 @@ class Parser:
         self._summary: list[str] | None = None
         self._held = 0  # characters kept of the traceback or summary being collected
         self._record_time: float | None = None  # of the latest header or event line: a traceback's or summary's time
-        self._skipped: list[tuple[bytes, int, int]] = []  # lines passed over since that line (feed_block)
+        self._skipped: list[tuple[bytes, int, int, float | None]] = []  # lines passed over since then (feed_block)
         self.lines_read = 0
         self.lines_unparsed = 0
 
@@ -212,9 +212,9 @@ class Parser:
         """The lines of `block`, read as `feed` reads them one by one, but faster: while no traceback or summary is
         being read, lines without any of _CANDIDATES are passed over in bytes, counted, and only read again if the
         time of the record is needed (`_resolve_skipped`)."""
-        data = block.data
+        data, arrival = block.data, block.arrival
         if block.cut:
-            return self.feed(Line(source, block.end, decode_line(data)))
+            return self.feed(Line(source, block.end, decode_line(data), arrival))
         base, size = block.end - len(data), len(data)
         starts = _candidate_starts(data)
         starts.append(size)  # a sentinel: the loop below needs no bounds check
@@ -230,13 +230,13 @@ class Parser:
                     self.lines_read += data.count(b"\n", pos, following)
                     if following == size and not data.endswith(b"\n"):
                         self.lines_read += 1  # the unterminated last line of the input
-                    self._skipped.append((data, pos, following))
+                    self._skipped.append((data, pos, following, arrival))
                     pos = following
                     continue
             stop = find(b"\n", pos)
             if stop == -1:
                 stop = size
-            events += feed(Line(source, base + min(stop + 1, size), decode_line(data[pos:stop])))
+            events += feed(Line(source, base + min(stop + 1, size), decode_line(data[pos:stop]), arrival))
             pos = stop + 1
         self._resolve_skipped()  # holds no block past its own
         return events
@@ -297,14 +297,14 @@ class Parser:
         """Set the record's time from the latest header among the lines passed over since the last one read, as
         reading each of them would have (they hold no CR, ESC or NUL: those lines are candidates)."""
         skipped, self._skipped = self._skipped, []
-        for data, start, stop in reversed(skipped):
+        for data, start, stop, arrival in reversed(skipped):
             end = stop - 1 if data[stop - 1 : stop] == b"\n" else stop
             while True:
                 begin = data.rfind(b"\n", start, end) + 1 or start
                 text = decode_line(data[begin:end])
                 stripped = _BROWSER_PREFIX.sub("", text, count=1) if text[:1] == "[" else text
                 if _HEADER.match(stripped.lstrip()[:HEADER_CHARS]):
-                    self._record_time = self._time(stripped, None)
+                    self._record_time = self._time(stripped, arrival)
                     return
                 if begin == start:
                     break

@@ -89,12 +89,14 @@ class Pipeline:
             self._deliver(changes)
         return changes
 
-    def feed_block(self, source: str, block: Block, *, quiet: bool = False) -> list[Change]:
-        """`feed` for whole files (replay, catch-up): a Block of lines in bytes, most of them passed over unread."""
+    def feed_blocks(self, source: str, blocks: Iterable[Block], *, quiet: bool = False) -> list[Change]:
+        """`feed` for lines still in bytes (files read or followed), most of them passed over unread."""
         stream = self._stream(source)
+        changes: list[Change] = []
         with self.lock:
-            self.lines_cut += block.cut
-            changes = [c for event in stream.parser.feed_block(block, source) for c in stream.book.apply(event)]
+            for block in blocks:
+                self.lines_cut += block.cut
+                changes.extend(c for event in stream.parser.feed_block(block, source) for c in stream.book.apply(event))
         if not quiet:
             self._deliver(changes)
         return changes
@@ -232,7 +234,7 @@ def catch_up(pipeline: Pipeline, positions: dict[str, Position]) -> dict[str, Po
         # every restart. A read error midway drops what was fed, so the file is read again from 0 into a fresh model.
         try:
             for block in read_blocks(path, 0, position.offset):
-                pipeline.feed_block(path, block, quiet=True)
+                pipeline.feed_blocks(path, [block], quiet=True)
         except OSError:
             pipeline.forget(path)
             continue
@@ -267,7 +269,7 @@ def follow(
                     reported.add(batch.error)
                     log.warning("%s", batch.error)
                 continue
-            pipeline.feed(batch.path, batch.lines)
+            pipeline.feed_blocks(batch.path, batch.blocks)
             positions.append(batch.position)
         if positions:
             pipeline.commit(positions)

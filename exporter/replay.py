@@ -14,7 +14,7 @@ def replay_into(pipeline: Pipeline, path: str) -> None:
     """Feed one whole file and close its builds, committing block by block (a store's span outbox stays within its
     bound); raises OSError when the file can't be read."""
     for block in read_blocks(path):
-        pipeline.feed_block(path, block)
+        pipeline.feed_blocks(path, [block])
         pipeline.commit()
     pipeline.finish(path)
     pipeline.commit()

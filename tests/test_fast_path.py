@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from exporter.events import Event, Summary
 from exporter.lines import Block, Line, decode_line
 from exporter.parse import Parser
-from exporter.sources import files
+from exporter.sources import files, tail
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -144,3 +144,38 @@ def test_summary_takes_the_time_of_a_header_passed_over(demo_lines: list[str]) -
     summary = next(e for e in events if isinstance(e, Summary))
     assert summary.time == datetime(2030, 1, 2, 3, 4, 5, 250000).timestamp()
     assert events == _events_line_by_line(content)[0]
+
+
+@SETTINGS
+@given(
+    writes=st.lists(st.lists(st.sampled_from([b"a", b"bc", b"\n", b"x" * 9, b"y" * 20]), max_size=8), max_size=12),
+    chunk=st.integers(1, 12),
+    limit=st.integers(12, 16),
+)
+def test_tailer_blocks_split_like_by_hand(
+    tmp_path_factory: pytest.TempPathFactory, writes: list[list[bytes]], chunk: int, limit: int
+) -> None:
+    """Any writes, polled after each: the followed file's complete lines, offsets and cuts, each once."""
+    path = tmp_path_factory.mktemp("tail") / "log"
+    path.write_bytes(b"")
+    got = []
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(tail, "_CHUNK", chunk)
+        patch.setattr(tail, "MAX_LINE_BYTES", limit)
+        tailer = tail.Tailer([str(path)], use_inotify=False)
+        try:
+            for write in writes:
+                with path.open("ab") as f:
+                    f.write(b"".join(write))
+                for block in (block for batch in tailer.poll() for block in batch.blocks):
+                    cut = [(block.end, True)] if block.cut else []
+                    got.extend(cut or [(line.offset, line.text) for line in block.lines(str(path))])
+        finally:
+            tailer.close()
+    data = path.read_bytes()
+    complete = data[: data.rfind(b"\n") + 1]
+    expected = [
+        (offset, True) if cut else (offset, decode_line(raw))
+        for offset, raw, cut in _by_hand(complete, 0, len(complete), limit)
+    ]
+    assert got == expected

@@ -7,7 +7,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from exporter.lines import Block, Line, decode_line
+from exporter.lines import Block, Line
 
 __all__ = ["MAX_LINE_BYTES", "expand", "is_readable_file", "read_blocks", "read_lines", "run_base_id"]
 
@@ -76,16 +76,8 @@ def read_lines(path: str, source: str, start: int = 0, end: int | None = None) -
     `cut` is True when the line was longer than MAX_LINE_BYTES and only its head was kept.
     """
     for block in read_blocks(path, start, end):
-        if block.cut:
-            yield Line(source, block.end, decode_line(block.data)), True
-            continue
-        raws = block.data.split(b"\n")
-        if not raws[-1]:
-            raws.pop()  # the block ends with a newline, not with an unterminated line
-        offset = block.end - len(block.data)
-        for raw in raws:
-            offset = min(offset + len(raw) + 1, block.end)
-            yield Line(source, offset, decode_line(raw)), False
+        for line in block.lines(source):
+            yield line, block.cut
 
 
 def is_readable_file(path: str) -> str | None:

@@ -44,7 +44,7 @@ from watchdog import events
 from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver, ObservedWatch
 
-from exporter.lines import Line, decode_line
+from exporter.lines import Block, Line
 from exporter.sources.files import MAX_LINE_BYTES
 
 __all__ = ["FINGERPRINT_BYTES", "Batch", "Position", "Tailer", "still_same"]
@@ -85,10 +85,14 @@ class Batch:
     """New complete lines of one path, or (`error` set, no lines) why it could not be read."""
 
     path: str
-    lines: list[Line]
+    blocks: list[Block]
     position: Position
     restarted: bool = False
     error: str | None = None
+
+    @property
+    def lines(self) -> list[Line]:
+        return [line for block in self.blocks for line in block.lines(self.path)]
 
 
 @dataclass(eq=False)
@@ -298,34 +302,45 @@ class Tailer:
                     os.lseek(f.fd, 0, os.SEEK_SET)
                     f.prefix, f.offset, f.read_pos, f.head, f.length = b"", 0, 0, bytearray(), 0
                     restarted = True
-            lines = self._lines(f, st.st_size + _CHUNK if final else _POLL_BYTES)
+            blocks = self._blocks(f, st.st_size + _CHUNK if final else _POLL_BYTES)
             if final and f.length:
-                lines.append(self._line(f, f.read_pos, self._clock()))
+                blocks.append(self._held(f, f.read_pos, self._clock()))
             if len(f.prefix) < min(FINGERPRINT_BYTES, f.offset):
                 f.prefix = os.pread(f.fd, min(FINGERPRINT_BYTES, f.offset), 0)
         except OSError as e:
             self._close(f)
             return self._fail(f, e)
-        return [Batch(f.path, lines, f.position(), restarted)] if lines or restarted else []
+        return [Batch(f.path, blocks, f.position(), restarted)] if blocks or restarted else []
 
-    def _lines(self, f: _File, budget: int) -> list[Line]:
-        """Complete lines from f's read position, reading at most `budget` bytes; the rest of a line stays held."""
+    def _blocks(self, f: _File, budget: int) -> list[Block]:
+        """Complete lines from f's read position, a Block per chunk, reading at most `budget` bytes; the rest of a
+        line stays held. Lines inside one chunk are shorter than MAX_LINE_BYTES: only a held line can be cut."""
         assert f.fd is not None
-        lines: list[Line] = []
+        blocks: list[Block] = []
         now = self._clock()
         left = budget
         while chunk := os.read(f.fd, min(_CHUNK, left)):
             start, pos = f.read_pos, 0
             f.read_pos += len(chunk)
             left -= len(chunk)
-            while (nl := chunk.find(b"\n", pos)) != -1:
-                self._hold(f, chunk, pos, nl)
-                lines.append(self._line(f, start + nl + 1, now))
-                pos = nl + 1
-            self._hold(f, chunk, pos, len(chunk))
+            whole = chunk.rfind(b"\n") + 1
+            if whole and f.length:  # the held line ends in this chunk
+                nl = chunk.find(b"\n")
+                self._hold(f, chunk, 0, nl)
+                if f.length > MAX_LINE_BYTES:
+                    blocks.append(self._held(f, start + nl + 1, now))
+                    pos = nl + 1
+                else:
+                    blocks.append(Block(bytes(f.head) + chunk[nl:whole], start + whole, arrival=now))
+                    f.head, f.length, pos = bytearray(), 0, whole
+            if whole > pos:
+                blocks.append(Block(chunk[pos:whole], start + whole, arrival=now))
+            if whole:
+                f.offset = start + whole
+            self._hold(f, chunk, whole, len(chunk))
         if left == 0:
             self._wake.set()  # there may be more: the caller should poll again without waiting
-        return lines
+        return blocks
 
     @staticmethod
     def _hold(f: _File, chunk: bytes, pos: int, end: int) -> None:
@@ -335,13 +350,13 @@ class Tailer:
             f.head += chunk[pos : min(end, pos + room)]
         f.length += end - pos
 
-    def _line(self, f: _File, offset: int, now: float) -> Line:
-        """The held line as a Line ending at `offset`, which becomes the position."""
-        if f.length > MAX_LINE_BYTES:
-            self._counts["lines_cut"] += 1
-        line = Line(f.path, offset, decode_line(f.head), now)
+    def _held(self, f: _File, offset: int, now: float) -> Block:
+        """The held line alone, cut or not, ending at `offset`, which becomes the position."""
+        cut = f.length > MAX_LINE_BYTES
+        self._counts["lines_cut"] += cut
+        block = Block(bytes(f.head), offset, cut=cut, arrival=now)
         f.head, f.length, f.offset = bytearray(), 0, offset
-        return line
+        return block
 
     def _close(self, f: _File) -> None:
         """Let go of f's object, remembering its position for a reopen or for the path it was renamed to."""
