@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from prometheus_client import CollectorRegistry, push_to_gateway
+from prometheus_client import push_to_gateway
 from rich.console import Console
 
 from exporter.contract import run_counts
@@ -30,7 +30,7 @@ from exporter.replay import replay_into
 from exporter.report import render_report
 from exporter.server import Server
 from exporter.sinks.console import LiveView
-from exporter.sinks.metrics import LuigiCollector, Retention
+from exporter.sinks.metrics import Exposition, FamilyCollector, LuigiCollector, Retention
 from exporter.sinks.store import Store
 from exporter.sources.files import expand, is_readable_file
 from exporter.sources.tail import Tailer
@@ -334,15 +334,17 @@ class _Sidecar:
         self.pipeline = Pipeline(
             self.store, sinks, tz=_zone(args.tz), expected_tasks=args.expected_tasks, redactor=_redactor(args)
         )
-        self.registry = CollectorRegistry(auto_describe=False)
-        if self.traces is not None:
-            self.registry.register(self.traces)
         self.lag: dict[str, int] = {}
         retention = Retention(args.retain_runs, args.retain_for)
-        self.registry.register(LuigiCollector(self.pipeline, self.store, retention, lag=lambda: dict(self.lag)))
+        runs = LuigiCollector(self.pipeline, self.store, retention, lag=lambda: dict(self.lag))
+        self.metrics = Exposition(
+            [runs, self.traces] if self.traces else [runs],
+            FamilyCollector(self.store),
+            lambda: self.store.stats_version,
+        )
         host, port = args.listen
         try:
-            self.server = Server(host, port, self.pipeline, self.registry, args.jaeger_url, web)
+            self.server = Server(host, port, self.pipeline, self.metrics, args.jaeger_url, web)
         except OSError as err:
             self.close_traces()
             self.store.close()
@@ -431,7 +433,7 @@ def _run(args: argparse.Namespace) -> int:
         if args.report:
             _write_report(args.report, _document(sidecar.pipeline), args.jaeger_url)
         if args.pushgateway:
-            _push(args.pushgateway, sidecar.registry)
+            _push(args.pushgateway, sidecar.metrics)
         if args.linger > 0:
             time.sleep(args.linger)
     finally:
@@ -503,9 +505,9 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
-def _push(url: str, registry: CollectorRegistry) -> None:
+def _push(url: str, metrics: Exposition) -> None:
     try:
-        push_to_gateway(url, job="luigi-exporter", registry=registry)
+        push_to_gateway(url, job="luigi-exporter", registry=metrics)  # type: ignore[arg-type]  # it only collect()s
     except OSError as err:
         log.error("pushgateway %s: %s (the figures were not pushed)", url, err)
 

@@ -10,10 +10,8 @@ from importlib import resources
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from prometheus_client import CollectorRegistry
-from prometheus_client.exposition import choose_encoder
-
 from exporter.pipeline import Pipeline
+from exporter.sinks.metrics import Exposition
 from exporter.webconfig import WebConfig
 
 __all__ = ["Server"]
@@ -33,12 +31,12 @@ class Server:
         host: str,
         port: int,
         pipeline: Pipeline,
-        registry: CollectorRegistry,
+        metrics: Exposition,
         jaeger_url: str | None = None,
         web: WebConfig | None = None,
     ) -> None:
         web = web or WebConfig()
-        attrs = {"pipeline": pipeline, "registry": registry, "jaeger_url": jaeger_url, "web": web}
+        attrs = {"pipeline": pipeline, "metrics": metrics, "jaeger_url": jaeger_url, "web": web}
         handler = type("Handler", (_Handler,), attrs)
         self._httpd = ThreadingHTTPServer((host, port), handler)
         self._httpd.daemon_threads = True
@@ -64,7 +62,7 @@ class Server:
 
 class _Handler(BaseHTTPRequestHandler):
     pipeline: Pipeline
-    registry: CollectorRegistry
+    metrics: Exposition
     jaeger_url: str | None
     web: WebConfig
     server_version = "luigi-exporter"
@@ -79,8 +77,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.end_headers()
             return
         if path == "/metrics":
-            encoder, content_type = choose_encoder(self.headers.get("Accept", ""))
-            self._send(200, encoder(self.registry), content_type)
+            self._send(200, *self.metrics.render(self.headers.get("Accept", "")))
         elif path == "/healthz":
             self._send(200, b"ok\n", "text/plain; charset=utf-8")
         elif path == "/api/runs":

@@ -7,11 +7,12 @@ from pathlib import Path
 
 from conftest import run_demo
 from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.openmetrics.parser import text_string_to_metric_families as openmetrics_families
 from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.lines import Line
 from exporter.pipeline import Pipeline
-from exporter.sinks.metrics import LuigiCollector, Retention
+from exporter.sinks.metrics import Exposition, FamilyCollector, LuigiCollector, Retention
 from exporter.sinks.store import Store
 from exporter.sources.files import read_lines
 
@@ -50,6 +51,7 @@ def test_mid_run_current_tasks_and_eta_then_retention(tmp_path: Path) -> None:
     (run,) = [r for r in pipeline.runs() if r.run_id == "PlanExe_2"]
     now = max(a.started_at for t in run.tasks.values() for a in t.attempts if a.started_at) + 0.01
     registry.register(LuigiCollector(pipeline, store, Retention(runs=1), clock=lambda: now))
+    registry.register(FamilyCollector(store))
     samples = _samples(registry)
 
     current = [labels for labels, _ in samples["luigi_run_current_task_info"] if labels["run_id"] == "PlanExe_2"]
@@ -77,3 +79,40 @@ def test_expected_tasks_is_the_total_only_until_scheduling_is_done(tmp_path: Pat
     pipeline.feed("log", lines[first_informed:])
     assert run.summary is not None
     assert run.tasks_total == run.summary.scheduled < 61  # then what was really scheduled
+
+
+def test_exposition_renders_family_series_again_only_when_they_change(tmp_path: Path) -> None:
+    """The cached per-family part follows every change of the store's counters, in both formats, and the joined
+    body is one valid exposition (a single OpenMetrics `# EOF`, each metric family once)."""
+    assert run_demo(tmp_path / "PlanExe", "--speed", "0", "--ms").returncode == 0
+    lines = _lines(tmp_path / "PlanExe" / "log.txt")
+    store = Store(None)
+    pipeline = Pipeline(store)
+    metrics = Exposition([LuigiCollector(pipeline, store)], FamilyCollector(store), lambda: store.stats_version)
+    half = next(i for i, line in enumerate(lines) if "done      SWOTAnalysisTask" in line.text)
+    pipeline.feed("log", lines[:half])
+    pipeline.commit()
+
+    def attempts(accept: str) -> float:
+        body, content_type = metrics.render(accept)
+        if "openmetrics" in content_type:
+            assert body.count(b"# EOF\n") == 1 and body.endswith(b"# EOF\n")
+            families = list(openmetrics_families(body.decode()))
+        else:
+            families = list(text_string_to_metric_families(body.decode()))
+        names = [family.name for family in families]
+        assert len(names) == len(set(names)) and "luigi_run_tasks" in names
+        return sum(s.value for f in families for s in f.samples if s.name == "luigi_task_attempts_total")
+
+    for accept in ("application/openmetrics-text; version=1.0.0", "text/plain"):
+        before = attempts(accept)
+        assert attempts(accept) == before  # from the cache: nothing changed
+    version = store.stats_version
+    pipeline.feed("log", lines[half:])
+    pipeline.commit()
+    assert store.stats_version != version
+    for accept in ("application/openmetrics-text; version=1.0.0", "text/plain"):
+        assert attempts(accept) > before  # rendered again: the rest of the build's attempts are counted
+    assert attempts("text/plain") == len(
+        [a for run in pipeline.runs() for t in run.tasks.values() for a in t.attempts if a.result.value != "running"]
+    )

@@ -98,6 +98,7 @@ class Store:
             self._db.executescript(_SCHEMA)
             self._lock = threading.Lock()
             self._stats = self._load_stats()
+            self._stats_version = 0
         except BaseException:
             self._db.close()  # closed now, not when the traceback goes: see `open_or_rebuild`
             raise
@@ -155,6 +156,11 @@ class Store:
     def positions(self) -> dict[str, Position]:
         rows = self._db.execute("SELECT path, identity, fingerprint, offset FROM sources").fetchall()
         return {row[0]: Position(*row) for row in rows}
+
+    @property
+    def stats_version(self) -> int:
+        """Changes whenever the per-family counters do (a cache of what `stats` gives is valid while it holds)."""
+        return self._stats_version
 
     def stats(self) -> dict[tuple[str, str, str], FamilyStats]:
         """A copy of the per-family counters, keyed by (pipeline, family, result)."""
@@ -249,6 +255,7 @@ class Store:
         finally:
             with self._lock:
                 self._stats = self._load_stats()
+                self._stats_version += 1
 
     def close(self) -> None:
         self.rollback()
@@ -295,6 +302,7 @@ class Store:
     def _bump(self, run: Run, task: Task, result: str, attempt: Attempt) -> None:
         key = (run.pipeline or "", task.family, "" if result == "retries" else result)
         with self._lock:
+            self._stats_version += 1
             stats = self._stats.setdefault(key, FamilyStats())
             if result == "retries":
                 stats.retries += 1
