@@ -82,3 +82,22 @@ def test_wait_is_woken_by_a_run_directory_that_did_not_exist_at_start(tmp_path: 
         assert tailer.wait(5.0)
         timer.join()
         assert texts(tailer.poll()) == ["two"]
+
+
+def test_an_append_is_read_by_polls_alone(tmp_path: Path) -> None:
+    """Idle polls skip the globbing and stat calls while inotify watches; the append's event makes the next poll
+    look, whether or not `wait` was called in between."""
+    log = tmp_path / "runs" / "r1" / "log.txt"
+    log.parent.mkdir(parents=True)
+    log.write_text("one\n")
+    with closing(Tailer([str(tmp_path / "runs" / "*" / "log.txt")])) as tailer:
+        assert texts(tailer.poll()) == ["one"]
+        assert tailer.poll() == []
+        with log.open("a") as f:
+            f.write("two\n")
+        seen: list[str] = []
+        deadline = time.monotonic() + 2.5  # well within the 5 s safety net: the event did it
+        while not seen and time.monotonic() < deadline:
+            seen = texts(tailer.poll())
+            time.sleep(0.01)
+        assert seen == ["two"]

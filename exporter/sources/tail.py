@@ -23,6 +23,9 @@ MAX_LINE_BYTES is cut to that length while the rest is read and discarded. The h
 - Latency (`wait`): watchdog (inotify) watches the glob-free directory of each pattern, recursively when the
   directory part has globs, or the nearest existing ancestor until that directory appears. Its thread only sets an
   Event; with no watch (network filesystems, inotify exhausted) `wait` simply sleeps its timeout.
+- Idle cost (`poll`): while every pattern is watched, a poll no event asked for does nothing, except every
+  _UNPROMPTED_POLL_S, as a safety net for changes inotify cannot see; without watches every poll reads, globs and
+  stats everything (100 idle run directories cost 1.7% of a core at 4 polls a second).
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ FINGERPRINT_BYTES = 1024
 _CHUNK = 1 << 16
 # At most this much of one file per poll, bounding a catch-up batch; wait() returns at once while more is left.
 _POLL_BYTES = 8 << 20
+_UNPROMPTED_POLL_S = 5.0
 # Our own reads (open, close-nowrite) must not wake us; directory modifications are covered by the file events.
 _WAKE_EVENTS: list[type[events.FileSystemEvent]] = [
     events.FileCreatedEvent,
@@ -151,8 +155,11 @@ class Tailer:
         self._reopen = False  # set by `reopen()`, perhaps in a signal handler; done by the next `poll()`
         self.reopened = 0  # how many times every descriptor was let go of and opened again
         self._wake = threading.Event()
+        self._woken = True  # an event (or unread data) since the last full poll: the next one must look
+        self._polled_at = 0.0  # monotonic time of the last full poll
         self._handler = _Wake(self._patterns, self._wake)
         self._watches: dict[tuple[str, bool], tuple[ObservedWatch, str]] = {}
+        self._watching_all = False  # every pattern's directory (or an ancestor) is watched
         self._observer: BaseObserver | None = None
         if use_inotify:
             observer = Observer()
@@ -164,6 +171,11 @@ class Tailer:
     def poll(self) -> list[Batch]:
         """One step: new lines of every followed file, then of newly matched ones; errors come back as batches."""
         self._watch()
+        now = time.monotonic()
+        prompted = self._woken or self._wake.is_set() or self._reopen
+        if self._watching_all and not prompted and now - self._polled_at < _UNPROMPTED_POLL_S:
+            return []
+        self._woken, self._polled_at = False, now
         batches: list[Batch] = []
         for f in list(self._files.values()):
             if f.fd is not None:
@@ -194,6 +206,7 @@ class Tailer:
         """
         woke = self._wake.wait(timeout)
         self._wake.clear()
+        self._woken = self._woken or woke
         return woke
 
     def counters(self) -> dict[str, int]:
@@ -228,12 +241,15 @@ class Tailer:
         if self._observer is None:
             return
         wanted: dict[tuple[str, bool], str] = {}
+        unwatchable = False
         for pattern in self._patterns:
             root, recursive = _watch_root(pattern)
             while not os.path.isdir(root) and os.path.dirname(root) != root:
                 root, recursive = os.path.dirname(root), False
-            with contextlib.suppress(OSError):
+            try:
                 wanted[root, recursive] = _identity(os.stat(root))
+            except OSError:
+                unwatchable = True
         for key, (watch, identity) in list(self._watches.items()):
             if wanted.get(key) != identity:  # gone, or deleted and recreated: the old watch sees nothing
                 with contextlib.suppress(KeyError, OSError):
@@ -244,6 +260,8 @@ class Tailer:
                 with contextlib.suppress(OSError):  # e.g. out of inotify watches: wait() sleeps its timeout
                     watch = self._observer.schedule(self._handler, root, recursive=recursive, event_filter=_WAKE_EVENTS)
                     self._watches[root, recursive] = (watch, identity)
+                    self._woken = True  # what changed before the watch was set is found by the next poll
+        self._watching_all = not unwatchable and wanted.keys() <= self._watches.keys()
 
     def _follow(self, f: _File) -> list[Batch]:
         """Read what is new in f's object; if the path now names another object (or none), finish ours off."""
