@@ -130,6 +130,20 @@ class Pipeline:
             return False
         return True
 
+    def take_settled(self) -> list[Run]:
+        """The runs at the front of `runs()`'s order that have ended for good, dropped from the model (replay writes
+        them as it goes); none while the store is behind, as `_resync` must still write them. A source is passed over
+        once it holds no run: replay reads one whole file after the other."""
+        if self._store_behind:
+            return []
+        taken: list[Run] = []
+        with self.lock:
+            for stream in self._streams.values():
+                taken += stream.book.take_settled()
+                if stream.book.runs:
+                    break
+        return taken
+
     def _store_failed(self, err: Exception) -> None:
         """Disk full, read-only, locked: count it, say it in one line, keep serving what the model has.
 
