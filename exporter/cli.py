@@ -353,14 +353,19 @@ class _Sidecar:
             )
         self.traces = _traces(self.store, args) if otlp else None
         sinks = [self.traces] if self.traces else []
+        retention = Retention(args.retain_runs, args.retain_for)
         self.pipeline = Pipeline(
-            self.store, sinks, tz=_zone(args.tz), expected_tasks=args.expected_tasks, redactor=_redactor(args)
+            self.store,
+            sinks,
+            tz=_zone(args.tz),
+            expected_tasks=args.expected_tasks,
+            redactor=_redactor(args),
+            retention=retention,
         )
         self.registry = CollectorRegistry(auto_describe=False)
         if self.traces is not None:
             self.registry.register(self.traces)
         self.lag: dict[str, int] = {}
-        retention = Retention(args.retain_runs, args.retain_for)
         self.registry.register(LuigiCollector(self.pipeline, self.store, retention, lag=lambda: dict(self.lag)))
         host, port = args.listen
         try:
@@ -450,22 +455,23 @@ def _run(args: argparse.Namespace) -> int:
         if view is not None:
             view.update(sidecar.pipeline.documents(time.time()), time.time())
             view.close()
+        runs = sidecar.pipeline.every_document()  # those past retention too, from the store
         if args.report:
-            _write_report(args.report, _document(sidecar.pipeline), args.jaeger_url)
+            _write_report(args.report, _document(sidecar.pipeline, runs), args.jaeger_url)
         if args.pushgateway:
             _push(args.pushgateway, sidecar.registry)
         if args.linger > 0:
             time.sleep(args.linger)
     finally:
         sidecar.close()
-    failed = any(run_counts(r)["tasks_failed"] for r in sidecar.pipeline.runs())
+    failed = any(r["tasks_failed"] for r in runs)
     if code == 0 and failed and args.fail_on_task_failure:
         return 1
     return code if code >= 0 else 128 - code
 
 
-def _document(pipeline: Pipeline) -> dict:
-    return {"runs": pipeline.documents(), "lines_read": pipeline.lines_read, "lines_unparsed": pipeline.lines_unparsed}
+def _document(pipeline: Pipeline, runs: list[dict]) -> dict:
+    return {"runs": runs, "lines_read": pipeline.lines_read, "lines_unparsed": pipeline.lines_unparsed}
 
 
 def _write_report(path: str, document: dict, jaeger_url: str | None) -> None:
@@ -511,7 +517,7 @@ def _report(args: argparse.Namespace) -> int:
         if reason is not None:
             raise UserError(reason, EXIT_INPUT)
         replay_into(pipeline, args.what)
-        document = _document(pipeline)
+        document = _document(pipeline, pipeline.documents())
     else:
         store = _open_store(args.state_dir)
         try:
