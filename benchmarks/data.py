@@ -13,10 +13,11 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from exporter.demo.copies import unique_workers
+
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(os.environ.get("LUIGI_EXPORTER_BENCH_DATA", ROOT / "benchmarks" / ".data"))
 _STAMP = re.compile(rb"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")
-_SALT = re.compile(rb"Worker\(salt=(\d+)")
 
 
 @dataclass(frozen=True)
@@ -66,12 +67,6 @@ def runs_in(path: Path) -> int:
     from exporter.replay import replay_file
 
     return len(replay_file(str(path)).runs())
-
-
-def unique_workers(blob: bytes, copy: int) -> bytes:
-    """A copy of a build as another build would write it: Luigi draws a new worker salt per build, and the model
-    routes worker lines by worker id, so copies sharing ids would be one build's worker running in all of them."""
-    return _SALT.sub(lambda m: b"Worker(salt=%s%06d" % (m[1], copy), blob)
 
 
 def count_lines(path: Path) -> int:

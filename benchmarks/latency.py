@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmarks.common import Sidecar, median, percentile
-from benchmarks.data import unique_workers
+from exporter.demo.copies import unique_workers
 
 # The worker line that changes a task's state (Luigi worker.py: "[pid %s] Worker %s running   %s").
 _TRANSITION = re.compile(rb"\] Worker Worker\([^)]*\) (running|done|failed) +([A-Za-z_]\w*)\(")

@@ -1,8 +1,9 @@
 """Memory: RSS against bytes read, for `replay` and `watch`, on the big log and on a control log of one run.
 
-The model keeps every run it reconstructs, so on a log of many builds RSS grows with the runs kept; per-line
-buffering must not grow at all. The control log (one build whose middle is a long stretch of application chatter)
-separates the two: same bytes, one run, so its RSS must stay flat.
+Replay writes each run once it has ended and drops it; watch keeps the runs retention keeps (`--retain-runs`). So
+RSS may grow only with the runs kept (watch retaining every run of the log, for the scrape benchmark), never with
+lines: the control log (one build whose middle is a long stretch of application chatter) shows per-line buffering,
+same bytes, one run, so its RSS must stay flat.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ class Profile:
 
     @property
     def growth_per_run(self) -> float | None:
-        """Bytes of RSS per run kept, between the first and the last mark (None for a single run)."""
+        """Bytes of RSS per run read, between the first and the last mark (None for a single run)."""
         (first, rss0), (last, rss1) = self.marks[0], self.marks[-1]
         if self.runs <= 1 or rss0 is None or rss1 is None or last <= first:
             return None
@@ -69,7 +70,7 @@ def replay(label: str, log: Log) -> Profile:
 
 def watch(label: str, log: Log, work: Path, retain: int) -> tuple[Profile, Sidecar]:
     """Follow a log from its start until every line is read; the sidecar is left running (for the scrape benchmark)."""
-    sidecar = Sidecar([str(log.path)], "--retain-runs", str(retain), log=work / f"watch-{log.path.stem}.log")
+    sidecar = Sidecar([str(log.path)], "--retain-runs", str(retain), log=work / f"watch-{log.path.stem}-{retain}.log")
     try:
         sampler = Sampler(sidecar.pid, log.path).start()
         seconds = sidecar.wait_lines(log.lines, timeout=3600)

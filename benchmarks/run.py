@@ -228,17 +228,20 @@ def _memory(ctx: Context) -> None:
     else:
         profiles = [memory.replay("replay --json", big)]
     profiles.append(memory.replay("replay --json, 1 run (control)", chatter))
-    watched, ctx.sidecar = memory.watch("watch", many, ctx.work, retain=many.runs)
+    watched, ctx.sidecar = memory.watch("watch, every run retained", many, ctx.work, retain=many.runs)
+    retaining, retaining_sidecar = memory.watch("watch, --retain-runs 20", many, ctx.work, retain=20)
+    retaining_sidecar.close()
     control, control_sidecar = memory.watch("watch, 1 run (control)", chatter, ctx.work, retain=1)
     control_sidecar.close()
-    profiles += [watched, control]
+    profiles += [watched, retaining, control]
     growth = [f"{p.label} {g / 1024:.0f} KiB" for p in profiles if (g := p.growth_per_run) is not None]
     ctx.section(
         "Memory",
         "RSS as each log is read (the offset of the process's descriptor, from /proc), in MiB. The controls are one "
         "build stretched by application chatter to the big log's length: what grows there grows with lines "
-        "(buffering); what grows only in the logs of many builds grows with the runs the model keeps. RSS per run "
-        f"kept: {'; '.join(growth) or 'n/a'}. Watch's time is its catch-up from offset 0. Full size: "
+        "(buffering); what grows only in the logs of many builds grows with the runs the model keeps (replay writes "
+        "and drops each run as it ends; watch keeps those retained). RSS growth per run read: "
+        f"{'; '.join(growth) or 'n/a'}. Watch's time is its catch-up from offset 0. Full size: "
         "`python -m benchmarks --only memory --lines 8600000 --watch-big` (about 1 GB).",
         ["Process", "Log", "Runs", "RSS at 10%", "at 50%", "at 100%", "Peak", "Time"],
         [p.row() for p in profiles],

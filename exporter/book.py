@@ -41,6 +41,7 @@ class Book:
     """All runs of one source, in file order, and the rules that assign each event to one of them.
 
     `apply` takes events in order and returns what changed; `finish` closes the input (replay's end of file).
+    `runs` holds the runs not dropped yet: replay drops each once written, the sidecar those past retention (stored).
     """
 
     def __init__(
@@ -57,18 +58,54 @@ class Book:
         self._detail_target: tuple[Run, Task | None, Attempt | None] | None = None
         self._last_summary: Summary | None = None
         self._first_open = 0  # runs before this index have all ended
+        self.numbered = 0  # runs made so far, dropped ones included: `#n` run ids go on counting after a drop
 
     # -- routing -------------------------------------------------------------------------------------------
 
+    def run_id(self, n: int) -> str:
+        """The id of the n-th run of this source (from 1)."""
+        return self.base_id if n == 1 else f"{self.base_id}#{n}"
+
     def _new_run(self) -> Run:
-        n = len(self.runs) + 1
-        run = Run(
-            run_id=self.base_id if n == 1 else f"{self.base_id}#{n}",
-            source=self.source,
-            expected_tasks=self.expected_tasks,
-        )
+        self.numbered += 1
+        run = Run(run_id=self.run_id(self.numbered), source=self.source, expected_tasks=self.expected_tasks)
         self.runs.append(run)
         return run
+
+    # -- dropping ------------------------------------------------------------------------------------------
+
+    def settled(self, run: Run) -> bool:
+        """Ended, and no line to come is meant to change it: not the run a summary's second copy (the next event)
+        may give its time, nor the one a traceback (the next lines) belongs to."""
+        if not run.ended:
+            return False
+        if self._last_summary is not None and run.summary == self._last_summary and run.ended_at is None:
+            return False
+        return self._detail_target is None or self._detail_target[0] is not run
+
+    def drop(self, runs: Iterable[Run]) -> None:
+        """Forget settled runs (written out, or stored and past retention) so memory does not grow with the log.
+
+        A dropped run takes no more lines: a worker line of its worker after its summary (Luigi writes none) goes to
+        another build, and a summary's copy no longer gives it a time; the builds still open are routed as before.
+        """
+        gone = {id(run) for run in runs}
+        if not gone:
+            return
+        self.runs = [run for run in self.runs if id(run) not in gone]
+        self._first_open = 0  # the ended runs at the front are skipped again on the next `_open`
+        self._by_worker = {w: run for w, run in self._by_worker.items() if id(run) not in gone}
+        if self._stopped is not None and id(self._stopped) in gone:
+            self._stopped = None
+
+    def take_settled(self) -> list[Run]:
+        """The settled runs at the front (file order), dropped: replay writes them and need not hold them."""
+        n = 0
+        while n < len(self.runs) and self.settled(self.runs[n]):
+            n += 1
+        taken = self.runs[:n]
+        self.drop(taken)
+        return taken
 
     def _open(self) -> list[Run]:
         """Builds not ended yet. Builds end roughly in file order and never reopen, so the ended ones at the front
@@ -145,7 +182,10 @@ class Book:
         return handler(self, event) if handler is not None else []
 
     def finish(self) -> list[Change]:
-        """The input is over: builds without a summary end `incomplete`, their running tasks still running."""
+        """The input is over: builds without a summary end `incomplete`, their running tasks still running; no copy
+        of a summary nor a traceback is to come, so every run is settled."""
+        self._last_summary = None
+        self._detail_target = None
         changes = []
         for run in self._open():
             run.finished = True

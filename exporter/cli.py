@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from prometheus_client import push_to_gateway
 from rich.console import Console
 
-from exporter.contract import run_counts
+from exporter.contract import run_counts, run_dict
 from exporter.model import Run
 from exporter.pipeline import Pipeline, catch_up, follow
 from exporter.redact import DEFAULT_NAMES, Redactor
@@ -233,13 +233,30 @@ def _replay(args: argparse.Namespace) -> int:
         expected_tasks=args.expected_tasks,
         redactor=_redactor(args),
     )
+    paths = expand(args.files)
+    for path in paths:  # all checked before the first byte is written: an unreadable one means no output at all
+        reason = is_readable_file(path)
+        if reason is not None:
+            raise UserError(reason, EXIT_INPUT)
+    # Each run is written once it has ended for good and every run before it has been, then dropped: a log of
+    # thousands of builds holds a few in memory, not all. Not when indented for a person (one json.dumps at the
+    # end), nor when a file is named twice (its book takes runs again after the files between were written).
+    streamed = not (args.json and sys.stdout.isatty()) and len(set(paths)) == len(paths)
+    written = 0
+
+    def write(runs: list[Run]) -> None:
+        nonlocal written
+        for run in runs:
+            if args.json:  # the bytes json.dumps gives for the whole document, a run at a time
+                sys.stdout.write((", " if written else '{"runs": [') + json.dumps(run_dict(run)))
+            else:
+                _print_run(run)
+            written += 1
+
     try:
-        for path in expand(args.files):
-            reason = is_readable_file(path)
-            if reason is not None:
-                raise UserError(reason, EXIT_INPUT)
+        for path in paths:
             try:
-                replay_into(pipeline, path)
+                replay_into(pipeline, path, write if streamed else None)
             except OSError as err:
                 raise UserError(f"{path}: {err.strerror or err}", EXIT_INPUT) from err
             pipeline.commit()
@@ -247,7 +264,7 @@ def _replay(args: argparse.Namespace) -> int:
         if traces is not None and store is not None:
             traces.close(timeout=60)
             store.close()
-    if args.json:
+    if not streamed and args.json:
         document = {
             "runs": pipeline.documents(),
             "lines_read": pipeline.lines_read,
@@ -255,18 +272,23 @@ def _replay(args: argparse.Namespace) -> int:
         }
         # One write of compact JSON for pipes and files (json.dump with indent goes through the slow encoder).
         sys.stdout.write(json.dumps(document, indent=1 if sys.stdout.isatty() else None) + "\n")
-    else:
-        runs = pipeline.runs()
-        if not runs:
-            print(f"no Luigi run found ({pipeline.lines_read} lines read)")
-        for run in runs:
-            print(_run_line(run))
-            for task in run.tasks.values():
-                if task.state.value == "failed":
-                    error = next((a.error for a in reversed(task.attempts) if a.error), task.error) or ""
-                    last = error.strip().splitlines()[-1].strip() if error.strip() else "no error text in the log"
-                    print(f"    failed  {task.family}: {last}")
+        return 0
+    write(pipeline.runs())  # those a lagging store held back, or all of them when not streamed
+    if args.json:
+        counts = f'"lines_read": {pipeline.lines_read}, "lines_unparsed": {pipeline.lines_unparsed}}}'
+        sys.stdout.write(f"], {counts}\n" if written else f'{{"runs": [], {counts}\n')
+    elif not written:
+        print(f"no Luigi run found ({pipeline.lines_read} lines read)")
     return 0
+
+
+def _print_run(run: Run) -> None:
+    print(_run_line(run))
+    for task in run.tasks.values():
+        if task.state.value == "failed":
+            error = next((a.error for a in reversed(task.attempts) if a.error), task.error) or ""
+            last = error.strip().splitlines()[-1].strip() if error.strip() else "no error text in the log"
+            print(f"    failed  {task.family}: {last}")
 
 
 def _run_line(run: Run) -> str:
@@ -331,11 +353,16 @@ class _Sidecar:
             )
         self.traces = _traces(self.store, args) if otlp else None
         sinks = [self.traces] if self.traces else []
+        retention = Retention(args.retain_runs, args.retain_for)
         self.pipeline = Pipeline(
-            self.store, sinks, tz=_zone(args.tz), expected_tasks=args.expected_tasks, redactor=_redactor(args)
+            self.store,
+            sinks,
+            tz=_zone(args.tz),
+            expected_tasks=args.expected_tasks,
+            redactor=_redactor(args),
+            retention=retention,
         )
         self.lag: dict[str, int] = {}
-        retention = Retention(args.retain_runs, args.retain_for)
         runs = LuigiCollector(self.pipeline, self.store, retention, lag=lambda: dict(self.lag))
         self.metrics = Exposition(
             [runs, self.traces] if self.traces else [runs],
@@ -430,22 +457,23 @@ def _run(args: argparse.Namespace) -> int:
         if view is not None:
             view.update(sidecar.pipeline.documents(time.time()), time.time())
             view.close()
+        runs = sidecar.pipeline.every_document()  # those past retention too, from the store
         if args.report:
-            _write_report(args.report, _document(sidecar.pipeline), args.jaeger_url)
+            _write_report(args.report, _document(sidecar.pipeline, runs), args.jaeger_url)
         if args.pushgateway:
             _push(args.pushgateway, sidecar.metrics)
         if args.linger > 0:
             time.sleep(args.linger)
     finally:
         sidecar.close()
-    failed = any(run_counts(r)["tasks_failed"] for r in sidecar.pipeline.runs())
+    failed = any(r["tasks_failed"] for r in runs)
     if code == 0 and failed and args.fail_on_task_failure:
         return 1
     return code if code >= 0 else 128 - code
 
 
-def _document(pipeline: Pipeline) -> dict:
-    return {"runs": pipeline.documents(), "lines_read": pipeline.lines_read, "lines_unparsed": pipeline.lines_unparsed}
+def _document(pipeline: Pipeline, runs: list[dict]) -> dict:
+    return {"runs": runs, "lines_read": pipeline.lines_read, "lines_unparsed": pipeline.lines_unparsed}
 
 
 def _write_report(path: str, document: dict, jaeger_url: str | None) -> None:
@@ -491,7 +519,7 @@ def _report(args: argparse.Namespace) -> int:
         if reason is not None:
             raise UserError(reason, EXIT_INPUT)
         replay_into(pipeline, args.what)
-        document = _document(pipeline)
+        document = _document(pipeline, pipeline.documents())
     else:
         store = _open_store(args.state_dir)
         try:

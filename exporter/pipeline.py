@@ -19,11 +19,13 @@ from pathlib import Path
 
 from exporter.book import Book
 from exporter.contract import live_dict, run_dict
+from exporter.ids import trace_id
 from exporter.lines import Block, Line
 from exporter.model import AttemptResult, Change, Run
 from exporter.parse import Parser
 from exporter.redact import Redactor
 from exporter.sinks import Sink
+from exporter.sinks.metrics import Retention, retained
 from exporter.sinks.store import Store
 from exporter.sources.files import read_blocks, run_base_id
 from exporter.sources.tail import Position, Tailer, still_same
@@ -40,7 +42,11 @@ class _Stream:
 
 
 class Pipeline:
-    """All sources' parsers and books, the store and the sinks; `feed` is called from one thread only."""
+    """All sources' parsers and books, the store and the sinks; `feed` is called from one thread only.
+
+    With a store and a `retention` (the sidecar's), finished runs past it leave the model once their rows are
+    committed: the model holds what /metrics shows, and memory stays flat however many builds a log holds.
+    """
 
     def __init__(
         self,
@@ -49,6 +55,7 @@ class Pipeline:
         tz: tzinfo | None = None,
         expected_tasks: int | None = None,
         redactor: Redactor | None = None,
+        retention: Retention | None = None,
     ) -> None:
         self.lock = threading.RLock()
         self.redactor = redactor or Redactor()
@@ -56,6 +63,7 @@ class Pipeline:
         self.sinks = list(sinks)
         self.tz = tz
         self.expected_tasks = expected_tasks
+        self.retention = retention
         self._streams: dict[str, _Stream] = {}
         self._base_ids: set[str] = set()
         self._positions: dict[str, Position] = {}  # the latest offset read of every followed file
@@ -130,7 +138,33 @@ class Pipeline:
         except (sqlite3.Error, OSError) as err:
             self._store_failed(err)
             return False
+        self.evict()
         return True
+
+    def evict(self) -> None:
+        """Drop the settled runs `retention` does not keep; only while every row is committed (after `commit`, or
+        during `catch_up`, whose lines were), as `_resync` writes again only what the model holds."""
+        if self.store is None or self.retention is None or self._store_behind:
+            return
+        with self.lock:
+            keep = {id(run) for run in retained(self.runs(), self.retention, time.time())}
+            for stream in self._streams.values():
+                book = stream.book
+                book.drop([run for run in book.runs if id(run) not in keep and book.settled(run)])
+
+    def take_settled(self) -> list[Run]:
+        """The runs at the front of `runs()`'s order that have ended for good, dropped from the model (replay writes
+        them as it goes); none while the store is behind, as `_resync` must still write them. A source is passed over
+        once it holds no run: replay reads one whole file after the other."""
+        if self._store_behind:
+            return []
+        taken: list[Run] = []
+        with self.lock:
+            for stream in self._streams.values():
+                taken += stream.book.take_settled()
+                if stream.book.runs:
+                    break
+        return taken
 
     def _store_failed(self, err: Exception) -> None:
         """Disk full, read-only, locked: count it, say it in one line, keep serving what the model has.
@@ -189,6 +223,31 @@ class Pipeline:
                 return [run_dict(run) for run in runs]
             return [live_dict(run, now, self.store.usual_durations(run.pipeline or "")) for run in runs]
 
+    def document(self, run_id: str, now: float) -> dict | None:
+        """One run in the live contract: from the model, else from the store (a finished run past retention, which
+        is ended: no ETA)."""
+        found = self.documents(now, run_id)
+        if found or self.store is None:
+            return next(iter(found), None)
+        stored = self.store.document(run_id)
+        if stored is None:
+            return None
+        return {**stored, "eta_s": None, "trace_id": f"{trace_id(stored['source'], run_id):032x}"}
+
+    def every_document(self) -> list[dict]:
+        """Every run read, in file order, those past retention from the store (`run`'s report and exit code)."""
+        with self.lock:
+            books = [s.book for s in self._streams.values()]
+            held = {run.run_id: run_dict(run) for book in books for run in book.runs}
+        out = []
+        for book in books:
+            for n in range(1, book.numbered + 1):
+                run_id = book.run_id(n)
+                document = held.get(run_id) or (self.store.document(run_id) if self.store is not None else None)
+                if document is not None:
+                    out.append(document)
+        return out
+
     @property
     def lines_read(self) -> int:
         return sum(s.parser.lines_read for s in self._streams.values())
@@ -222,7 +281,8 @@ def _everything(run: Run) -> Iterator[Change]:
 
 
 def catch_up(pipeline: Pipeline, positions: dict[str, Position]) -> dict[str, Position]:
-    """Rebuild the model from each file's stored prefix, writing nothing; returns the positions still valid.
+    """Rebuild the model from each file's stored prefix, writing nothing (and dropping runs past retention as it
+    goes, all stored); returns the positions still valid.
 
     A file whose first bytes or identity changed while we were down (rotated, rewritten) starts again from 0.
     """
@@ -235,6 +295,7 @@ def catch_up(pipeline: Pipeline, positions: dict[str, Position]) -> dict[str, Po
         try:
             for block in read_blocks(path, 0, position.offset):
                 pipeline.feed_blocks(path, [block], quiet=True)
+                pipeline.evict()
         except OSError:
             pipeline.forget(path)
             continue

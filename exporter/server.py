@@ -86,7 +86,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._json({"runs": runs, "lines_read": p.lines_read, "lines_unparsed": p.lines_unparsed})
         elif path.startswith("/api/runs/"):
             run_id = unquote(path.removeprefix("/api/runs/"))
-            run = next(iter(self.pipeline.documents(time.time(), run_id)), None)
+            run = self.pipeline.document(run_id, time.time())
             if run is None:
                 self._send(404, b'{"error": "no such run"}\n', "application/json")
             else:

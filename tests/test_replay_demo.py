@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 from conftest import replay, run_demo
 from truth import assert_run_matches, load
+
+from exporter.cli import main
+from exporter.contract import run_dict
+from exporter.demo.copies import unique_workers
+from exporter.lines import Line
+from exporter.pipeline import Pipeline
+from exporter.replay import replay_file, replay_into
 
 FAST = ("--speed", "0.01")
 
@@ -90,3 +98,62 @@ def test_killed_build_is_incomplete_with_its_tasks_still_running(
     assert {tid for tid, s in states.items() if s == "done"} == succeeded
     assert {tid for tid, s in states.items() if s == "running"} == started - succeeded
     assert set(states.values()) <= {"done", "running", "pending"}
+
+
+@pytest.fixture(scope="module")
+def dual_log(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """A failing build written by two handlers: Luigi's plain `LEVEL: msg` one first, then a timestamped one."""
+    run_dir = tmp_path_factory.mktemp("dual") / "PlanExe_dual"
+    run_demo(run_dir, "--workers", "2", "--speed", "0", "--ms", "--dual-handlers", "--fail", "SWOTAnalysisTask")
+    return (run_dir / "log.txt").read_bytes()
+
+
+def test_replay_json_streams_the_document_the_whole_model_gives(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], corpus: Path, failing_demo_log: bytes, dual_log: bytes
+) -> None:
+    """replay --json writes each run once it and every run before it have ended, then drops it: byte for byte the
+    document of the whole model, with summaries echoed by a second handler, builds interleaved in one file, and a
+    killed build (never ended) holding back the builds after it until the end of the file."""
+    concurrent = (corpus / "oscar_etl_concurrent_central.log").read_bytes()
+    killed = failing_demo_log[: failing_demo_log.index(b"\n", len(failing_demo_log) // 2) + 1]
+    parts = [dual_log, failing_demo_log, concurrent] * 6 + [killed] + [dual_log, failing_demo_log] * 3
+    log = tmp_path / "many.log"  # several MB: many blocks, so runs are written while the file is read
+    log.write_bytes(b"".join(unique_workers(part, i) for i, part in enumerate(parts)))  # a worker salt per build
+    second = tmp_path / "second.log"
+    second.write_bytes(concurrent + failing_demo_log)
+
+    whole = [replay_file(str(path)) for path in (log, second)]
+    document = {
+        "runs": [run for p in whole for run in p.documents()],
+        "lines_read": sum(p.lines_read for p in whole),
+        "lines_unparsed": sum(p.lines_unparsed for p in whole),
+    }
+    assert len(document["runs"]) > 40 and {r["status"] for r in document["runs"]} >= {"failed", "incomplete"}
+    capsys.readouterr()
+    assert main(["replay", "--json", str(log), str(second)]) == 0
+    assert capsys.readouterr().out == json.dumps(document) + "\n"
+
+    pipeline, written, held = Pipeline(), [], []
+
+    def settled(runs: list) -> None:
+        written.extend(run_dict(run) for run in runs)
+        held.append(len(pipeline.runs()))
+
+    replay_into(pipeline, str(log), settled)
+    assert written == whole[0].documents()
+    assert pipeline.runs() == []
+    assert max(held) < len(written) // 2  # the model never held the file's runs at once
+
+
+def test_a_run_ended_by_a_summary_is_settled_after_the_summarys_second_copy(dual_log: bytes) -> None:
+    """The plain handler's summary ends the run without a time; the timestamped copy that follows gives it one, so
+    the run is not written (nor dropped) between the two."""
+    lines = [Line("log", i, text) for i, text in enumerate(dual_log.decode().splitlines())]
+    marks = [i for i, line in enumerate(lines) if line.text == "===== Luigi Execution Summary ====="]
+    pipeline = Pipeline()
+    pipeline.feed("log", lines[: marks[1] + 2])  # the first copy and the blank line after it
+    (run,) = pipeline.runs()
+    assert run.ended and run.ended_at is None
+    assert pipeline.take_settled() == []
+    pipeline.feed("log", lines[marks[1] + 2 :])
+    assert pipeline.take_settled() == [run] and run.ended_at is not None

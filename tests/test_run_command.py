@@ -10,7 +10,10 @@ import time
 import urllib.request
 from pathlib import Path
 
-from conftest import PIPELINES, ROOT
+import pytest
+from conftest import PIPELINES, ROOT, replay
+
+from exporter.demo.copies import unique_workers
 
 # Bytes no decoder should touch: invalid UTF-8, a bare CR, NUL, an unterminated last line, on both streams.
 NOISE = (
@@ -102,3 +105,25 @@ def test_run_sees_the_build_it_wraps(tmp_path: Path) -> None:
     finally:
         proc.kill()
         proc.wait(timeout=10)
+
+
+def test_runs_past_retention_still_count_for_the_exit_code_and_the_report(
+    tmp_path: Path, failing_demo_log: bytes, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--retain-runs 0: each build leaves memory once stored, and the report and --fail-on-task-failure read it back
+    from the store, in the order of the output."""
+    log = tmp_path / "builds.log"
+    log.write_bytes(b"".join(unique_workers(failing_demo_log, i) for i in range(3)))
+    command = ["--", sys.executable, "-c", f"import sys; sys.stderr.buffer.write(open({str(log)!r}, 'rb').read())"]
+    report = tmp_path / "report.html"
+    options = ("--retain-runs", "0", "--fail-on-task-failure", "--run-id", "wrapped", "--report", str(report))
+    proc = _run(*options, *command)
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    data = report.read_text().split('<script type="application/json" id="data">', 1)[1].split("</script>", 1)[0]
+    runs = json.loads(data)["runs"]
+    assert [r["run_id"] for r in runs] == ["wrapped", "wrapped#2", "wrapped#3"]
+    replayed = replay(capsys, log)["runs"]
+    ignore = ("run_id", "source")
+    assert [{k: v for k, v in r.items() if k not in ignore} for r in runs] == [
+        {k: v for k, v in r.items() if k not in ignore} for r in replayed
+    ]

@@ -187,6 +187,16 @@ class Store:
         rows = self._db.execute("SELECT document FROM runs ORDER BY started_at IS NULL, started_at, rowid")
         return [json.loads(row[0]) for row in rows]
 
+    def document(self, run_id: str) -> dict | None:
+        """One stored run in the replay contract, from any thread: a connection of its own sees only committed rows
+        (the pipeline's may be inside a batch's transaction)."""
+        db = self.connect()
+        try:
+            row = db.execute("SELECT document FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        finally:
+            db.close()
+        return json.loads(row[0]) if row is not None else None
+
     # -- writing (pipeline thread) ---------------------------------------------------------------------------
 
     def apply(self, changes: Sequence[Change]) -> None:
