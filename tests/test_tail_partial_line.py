@@ -54,7 +54,7 @@ def test_overlong_line_is_cut_counted_and_never_held_whole(tmp_path: Path) -> No
         try:
             batches = tailer.poll()
             assert batches == [] and tailer.wait(0)  # nothing complete yet; more to read, so no waiting
-            for _ in range(10):
+            for _ in range(40):  # a poll reads at most 1 MiB of one file
                 batches += tailer.poll()
                 if texts(batches)[-1:] == ["after"]:
                     break

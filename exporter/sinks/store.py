@@ -107,6 +107,8 @@ class Store:
         # 5,000 lines touches each task about four times).
         self._dirty_runs: dict[str, Run] = {}
         self._dirty_tasks: dict[tuple[str, str], tuple[Run, Task]] = {}
+        # Event rows written in this batch as they were: every change of a task repeats its `scheduled` row.
+        self._batch_events: set[tuple[str, str, int, str, float | None, str | None]] = set()
 
     @classmethod
     def open_or_rebuild(cls, path: Path | None) -> tuple[Store, str | None]:
@@ -228,6 +230,7 @@ class Store:
         for run in self._dirty_runs.values():
             self._run_row(run)
         self._dirty_runs.clear()
+        self._batch_events.clear()
         self._db.executemany(
             "INSERT INTO sources (path, identity, fingerprint, offset) VALUES (?, ?, ?, ?) ON CONFLICT (path) "
             "DO UPDATE SET identity = excluded.identity, fingerprint = excluded.fingerprint, offset = excluded.offset",
@@ -265,6 +268,7 @@ class Store:
         self._in_txn = False
         self._dirty_runs.clear()
         self._dirty_tasks.clear()
+        self._batch_events.clear()
         try:
             if self._db.in_transaction:
                 self._db.execute("ROLLBACK")
@@ -289,6 +293,10 @@ class Store:
     ) -> bool:
         """Write one event row once; True when it is new. A repeat may only add the error text or time it lacked."""
         key = (run.run_id, task.task_id, attempt, event)
+        written = (*key, time, error)
+        if written in self._batch_events:
+            return False
+        self._batch_events.add(written)
         cursor = self._db.execute(
             "INSERT OR IGNORE INTO task_events (run_id, task_id, attempt, event, family, time, worker_pid, error) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
