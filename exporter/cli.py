@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import json
 import logging
 import os
@@ -207,6 +208,10 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(format="luigi-exporter: %(message)s", level=logging.INFO)
+    # The model allocates small objects on every Luigi line, and CPython's default (a collection every 700
+    # allocations, scanning the imports' objects too) took ~15% of replay: collect less often, skip what was loaded.
+    gc.freeze()
+    gc.set_threshold(20_000, 50, 100)
     try:
         return {"replay": _replay, "watch": _watch, "run": _run, "status": _status, "report": _report}[args.command](
             args

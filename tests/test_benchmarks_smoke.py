@@ -46,4 +46,4 @@ def test_every_benchmark_runs_on_a_tiny_input(tmp_path: Path) -> None:
         timeout=60,
     )
     assert stages.returncode == 0, stages.stderr[-3000:]
-    assert "| Parser.feed (Line → events) |" in stages.stdout
+    assert "| Parser.feed_block (blocks → events) |" in stages.stdout
