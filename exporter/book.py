@@ -110,9 +110,13 @@ class Book:
     def _open(self) -> list[Run]:
         """Builds not ended yet. Builds end roughly in file order and never reopen, so the ended ones at the front
         are skipped for good: a file of thousands of builds costs no more per line than a file of one."""
-        while self._first_open < len(self.runs) and self.runs[self._first_open].ended:
-            self._first_open += 1
-        return [r for r in self.runs[self._first_open :] if not r.ended]
+        runs, first = self.runs, self._first_open
+        while first < len(runs) and runs[first].ended:
+            first += 1
+        self._first_open = first
+        if len(runs) - first <= 1:  # the usual case, asked on every line: no scan
+            return runs[first:]
+        return [r for r in runs[first:] if not r.ended]
 
     def _scheduling_run(self) -> Run | None:
         for run in reversed(self._open()):
