@@ -62,7 +62,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--smoke", action="store_true", help="tiny inputs: checks that every benchmark works")
     p.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated subset of {','.join(SECTIONS)}")
     p.add_argument("--lines", type=int, default=1_400_000, help="lines of the big log (default 1,400,000)")
-    p.add_argument("--repeats", type=int, default=2, help="runs of each command for throughput (default 2)")
+    p.add_argument("--repeats", type=int, default=3, help="runs of each command for throughput (default 3)")
     p.add_argument(
         "--memory-lines", type=int, default=8_600_000, help="lines of the memory logs (default 8,600,000: about 1 GB)"
     )
