@@ -124,3 +124,34 @@ def test_watch_keeps_the_newest_finished_runs_and_the_store_keeps_all(
     assert len(replayed) == 6
     assert _stored(state) == {r["run_id"]: r for r in replayed}
     assert doubled_events(state / "luigi-exporter.sqlite") == 0
+
+
+def test_watch_retain_for_keeps_the_runs_that_ended_within_the_window(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--retain-for 10m: a build whose log says it ended a year ago leaves the model (and /metrics) at the commit that
+    reads it; one that just ended stays; the store keeps both."""
+    builds = []
+    for i in range(2):
+        run_dir = tmp_path / "builds" / f"b{i}"
+        assert run_demo(run_dir, "--workers", "2", "--speed", "0", "--ms").returncode == 0
+        builds.append((run_dir / "log.txt").read_bytes())
+    year_ago = re.sub(rb"(?m)^(\d{4})-", lambda m: b"%d-" % (int(m[1]) - 1), builds[0])  # the timestamps only
+    log, state = tmp_path / "runs" / "PlanExe_many" / "log.txt", tmp_path / "state"
+    log.parent.mkdir(parents=True)
+    log.touch()
+    watched = str(tmp_path / "runs" / "*" / "log.txt")
+    sidecar = Sidecar("watch", watched, "--state-dir", str(state), "--retain-for", "10m", log=tmp_path / "s.log")
+    try:
+        with open(log, "ab") as f:
+            f.write(year_ago + builds[1])
+        total = log.read_bytes().count(b"\n")
+        sidecar.wait_for(lambda d: d["lines_read"] == total and len(d["runs"]) == 1, timeout=30)
+        assert [r["run_id"] for r in json.loads(sidecar.get("/api/runs"))["runs"]] == ["PlanExe_many#2"]
+        assert _runs_on_metrics(sidecar) == {"PlanExe_many#2"}
+        assert sidecar.stop() == 0
+    finally:
+        sidecar.close()
+    replayed = replay(capsys, log)["runs"]
+    assert [r["status"] for r in replayed] == ["succeeded", "succeeded"]
+    assert _stored(state) == {r["run_id"]: r for r in replayed}
