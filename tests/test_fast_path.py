@@ -161,7 +161,7 @@ def test_tailer_blocks_split_like_by_hand(
     got = []
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(tail, "_CHUNK", chunk)
-        patch.setattr(tail, "MAX_LINE_BYTES", limit)
+        patch.setattr(files, "MAX_LINE_BYTES", limit)  # the splitter the tailer shares with read_blocks
         tailer = tail.Tailer([str(path)], use_inotify=False)
         try:
             for write in writes:

@@ -1,15 +1,16 @@
-"""Whole-file reading for replay: bytes to `Line`s, with offsets, bounded line length and lenient decoding."""
+"""Reading files for replay and catch-up: bytes to `Block`s of whole lines, with offsets and bounded line length."""
 
 from __future__ import annotations
 
 import glob
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from exporter.lines import Block, Line
 
-__all__ = ["MAX_LINE_BYTES", "expand", "is_readable_file", "read_blocks", "read_lines", "run_base_id"]
+__all__ = ["MAX_LINE_BYTES", "LineSplitter", "expand", "is_readable_file", "read_blocks", "read_lines", "run_base_id"]
 
 # A line longer than this is cut and counted, never buffered whole (a 100 MB line must not cost 100 MB).
 MAX_LINE_BYTES = 1 << 20
@@ -33,41 +34,63 @@ def run_base_id(path: str) -> str:
     return p.name
 
 
+@dataclass
+class LineSplitter:
+    """Chunks of bytes in, Blocks of whole lines out, however the input was cut into chunks: the line a chunk ends
+    inside is held (at most MAX_LINE_BYTES of it, whatever its length) until its newline comes. `read_blocks` and
+    the tailer split with it; chunks must be at most MAX_LINE_BYTES long, so only a held line can need cutting."""
+
+    held: bytearray = field(default_factory=bytearray)
+    length: int = 0  # the held line's full length so far
+
+    def push(self, chunk: bytes, start: int, arrival: float | None = None) -> list[Block]:
+        """The lines `chunk` (read at offset `start`) completes: the held one joins the chunk's first block, or
+        comes alone when it is cut."""
+        blocks = []
+        whole = chunk.rfind(b"\n") + 1
+        pos = 0
+        if whole and self.length:
+            nl = chunk.find(b"\n")
+            self._hold(chunk, 0, nl)
+            if self.length > MAX_LINE_BYTES:
+                blocks.append(self.flush(start + nl + 1, arrival))
+                pos = nl + 1
+            else:
+                blocks.append(Block(bytes(self.held) + chunk[nl:whole], start + whole, arrival=arrival))
+                self.held, self.length, pos = bytearray(), 0, whole
+        if whole > pos:
+            blocks.append(Block(chunk[pos:whole], start + whole, arrival=arrival))
+        self._hold(chunk, whole, len(chunk))
+        return blocks
+
+    def flush(self, end: int, arrival: float | None = None) -> Block:
+        """The held line alone (cut if it was too long), ending at `end`: its newline, or the end of the input."""
+        block = Block(bytes(self.held), end, cut=self.length > MAX_LINE_BYTES, arrival=arrival)
+        self.held, self.length = bytearray(), 0
+        return block
+
+    def _hold(self, chunk: bytes, pos: int, end: int) -> None:
+        room = MAX_LINE_BYTES - len(self.held)
+        if room > 0:
+            self.held += chunk[pos : min(end, pos + room)]
+        self.length += end - pos
+
+
 def read_blocks(path: str, start: int = 0, end: int | None = None) -> Iterator[Block]:
     """Whole lines of `path` from byte `start` (to `end`) in blocks of about _CHUNK bytes; a last line without newline
     counts. A line longer than MAX_LINE_BYTES comes alone, cut to that length: only its head is ever held."""
+    splitter = LineSplitter()
     with open(path, "rb") as f:
         f.seek(start)
-        offset = start  # just past the last line handed on
-        held = b""  # the head of a line that goes on past the chunk read (at most MAX_LINE_BYTES of it)
-        length = 0  # that line's length so far
+        offset = start
         left = end - start if end is not None else None
         while chunk := f.read(_CHUNK if left is None else min(_CHUNK, left)):
             if left is not None:
                 left -= len(chunk)
-            whole = chunk.rfind(b"\n") + 1  # lines inside one chunk are shorter than _CHUNK <= MAX_LINE_BYTES
-            if length:
-                nl = chunk.find(b"\n")
-                stop = nl if nl != -1 else len(chunk)
-                held += chunk[: max(0, min(stop, MAX_LINE_BYTES - len(held)))]
-                length += stop
-                if nl == -1:
-                    continue
-                if length > MAX_LINE_BYTES:
-                    offset += length + 1
-                    yield Block(held, offset, cut=True)
-                    chunk, whole = chunk[nl + 1 :], whole - nl - 1
-                else:  # the held line is whole now: one block with the lines after it
-                    chunk, whole = held + chunk[nl:], whole - nl + len(held)
-                held, length = b"", 0
-            if whole:
-                offset += whole
-                yield Block(chunk[:whole], offset)
-            if whole < len(chunk):
-                held = chunk[whole : whole + MAX_LINE_BYTES]
-                length = len(chunk) - whole
-        if length:
-            yield Block(held, offset + length, cut=length > MAX_LINE_BYTES)
+            yield from splitter.push(chunk, offset)
+            offset += len(chunk)
+    if splitter.length:
+        yield splitter.flush(offset)
 
 
 def read_lines(path: str, source: str, start: int = 0, end: int | None = None) -> Iterator[tuple[Line, bool]]:

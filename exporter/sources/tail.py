@@ -48,7 +48,7 @@ from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver, ObservedWatch
 
 from exporter.lines import Block, Line
-from exporter.sources.files import MAX_LINE_BYTES
+from exporter.sources.files import LineSplitter
 
 __all__ = ["FINGERPRINT_BYTES", "Batch", "Position", "Tailer", "still_same"]
 
@@ -112,8 +112,7 @@ class _File:
     prefix: bytes = b""  # the first min(FINGERPRINT_BYTES, offset) bytes, compared to notice a rewrite
     offset: int = 0  # just past the last complete line handed on
     read_pos: int = 0  # just past the last byte read: offset + the held unterminated line
-    head: bytearray = field(default_factory=bytearray)  # the held line, at most MAX_LINE_BYTES of it
-    length: int = 0  # the held line's full length
+    split: LineSplitter = field(default_factory=LineSplitter)  # holds the line read so far without its newline
     seen: tuple[int, int] = (-1, -1)  # (size, mtime) when last checked for truncation
     error: str | None = None  # the last error reported, so each is reported once
     deleted: bool = False  # the object was seen deleted: a new file reusing its inode is still a rotation
@@ -304,7 +303,7 @@ class Tailer:
         elif restarted:
             self._counts["truncations"] += 1
         f.fd, f.identity, f.prefix, f.offset, f.read_pos = fd, identity, prefix, start, start
-        f.head, f.length, f.seen, f.prev, f.error, f.deleted = bytearray(), 0, (-1, -1), None, None, False
+        f.split, f.seen, f.prev, f.error, f.deleted = LineSplitter(), (-1, -1), None, None, False
         return self._read(f, restarted=restarted)
 
     def _read(self, f: _File, *, restarted: bool = False, final: bool = False) -> list[Batch]:
@@ -320,11 +319,14 @@ class Tailer:
                 if st.st_size < f.read_pos or os.pread(f.fd, len(f.prefix), 0) != f.prefix:
                     self._counts["truncations"] += 1
                     os.lseek(f.fd, 0, os.SEEK_SET)
-                    f.prefix, f.offset, f.read_pos, f.head, f.length = b"", 0, 0, bytearray(), 0
+                    f.prefix, f.offset, f.read_pos, f.split = b"", 0, 0, LineSplitter()
                     restarted = True
             blocks = self._blocks(f, st.st_size + _CHUNK if final else _POLL_BYTES)
-            if final and f.length:
-                blocks.append(self._held(f, f.read_pos, self._clock()))
+            if final and f.split.length:
+                blocks.append(f.split.flush(f.read_pos, self._clock()))
+            if blocks:
+                f.offset = blocks[-1].end
+                self._counts["lines_cut"] += sum(block.cut for block in blocks)
             if len(f.prefix) < min(FINGERPRINT_BYTES, f.offset):
                 f.prefix = os.pread(f.fd, min(FINGERPRINT_BYTES, f.offset), 0)
         except OSError as e:
@@ -333,50 +335,18 @@ class Tailer:
         return [Batch(f.path, blocks, f.position(), restarted)] if blocks or restarted else []
 
     def _blocks(self, f: _File, budget: int) -> list[Block]:
-        """Complete lines from f's read position, a Block per chunk, reading at most `budget` bytes; the rest of a
-        line stays held. Lines inside one chunk are shorter than MAX_LINE_BYTES: only a held line can be cut."""
+        """Complete lines from f's read position, reading at most `budget` bytes; the rest of a line stays held."""
         assert f.fd is not None
         blocks: list[Block] = []
         now = self._clock()
         left = budget
         while chunk := os.read(f.fd, min(_CHUNK, left)):
-            start, pos = f.read_pos, 0
+            blocks += f.split.push(chunk, f.read_pos, now)
             f.read_pos += len(chunk)
             left -= len(chunk)
-            whole = chunk.rfind(b"\n") + 1
-            if whole and f.length:  # the held line ends in this chunk
-                nl = chunk.find(b"\n")
-                self._hold(f, chunk, 0, nl)
-                if f.length > MAX_LINE_BYTES:
-                    blocks.append(self._held(f, start + nl + 1, now))
-                    pos = nl + 1
-                else:
-                    blocks.append(Block(bytes(f.head) + chunk[nl:whole], start + whole, arrival=now))
-                    f.head, f.length, pos = bytearray(), 0, whole
-            if whole > pos:
-                blocks.append(Block(chunk[pos:whole], start + whole, arrival=now))
-            if whole:
-                f.offset = start + whole
-            self._hold(f, chunk, whole, len(chunk))
         if left == 0:
             self._wake.set()  # there may be more: the caller should poll again without waiting
         return blocks
-
-    @staticmethod
-    def _hold(f: _File, chunk: bytes, pos: int, end: int) -> None:
-        """Add chunk[pos:end] to the held line, keeping at most MAX_LINE_BYTES of it."""
-        room = MAX_LINE_BYTES - len(f.head)
-        if room > 0:
-            f.head += chunk[pos : min(end, pos + room)]
-        f.length += end - pos
-
-    def _held(self, f: _File, offset: int, now: float) -> Block:
-        """The held line alone, cut or not, ending at `offset`, which becomes the position."""
-        cut = f.length > MAX_LINE_BYTES
-        self._counts["lines_cut"] += cut
-        block = Block(bytes(f.head), offset, cut=cut, arrival=now)
-        f.head, f.length, f.offset = bytearray(), 0, offset
-        return block
 
     def _close(self, f: _File) -> None:
         """Let go of f's object, remembering its position for a reopen or for the path it was renamed to."""
@@ -384,7 +354,7 @@ class Tailer:
             return
         with contextlib.suppress(OSError):
             os.close(f.fd)
-        f.fd, f.head, f.length = None, bytearray(), 0
+        f.fd, f.split = None, LineSplitter()
         f.prev = self._known[f.identity] = f.position()
 
     def _fail(self, f: _File, reason: OSError | str) -> list[Batch]:
