@@ -84,12 +84,11 @@ class Pipeline:
             )
         return stream
 
-    def feed(self, source: str, lines: Iterable[Line], *, cut: int = 0, quiet: bool = False) -> list[Change]:
+    def feed(self, source: str, lines: Iterable[Line], *, quiet: bool = False) -> list[Change]:
         """Apply lines of one source; `quiet` rebuilds the model only (lines already stored before a restart)."""
         stream = self._stream(source)
         changes: list[Change] = []
         with self.lock:
-            self.lines_cut += cut
             for line in lines:
                 for event in stream.parser.feed(line):
                     changes.extend(stream.book.apply(event))
