@@ -84,20 +84,20 @@ class Pipeline:
             )
         return stream
 
-    def feed(self, source: str, lines: Iterable[Line], *, quiet: bool = False) -> list[Change]:
-        """Apply lines of one source; `quiet` rebuilds the model only (lines already stored before a restart)."""
+    def feed(self, source: str, lines: Iterable[Line]) -> list[Change]:
+        """Apply lines of one source (a wrapped command's, read one by one)."""
         stream = self._stream(source)
         changes: list[Change] = []
         with self.lock:
             for line in lines:
                 for event in stream.parser.feed(line):
                     changes.extend(stream.book.apply(event))
-        if not quiet:
-            self._deliver(changes)
+        self._deliver(changes)
         return changes
 
     def feed_blocks(self, source: str, blocks: Iterable[Block], *, quiet: bool = False) -> list[Change]:
-        """`feed` for lines still in bytes (files read or followed), most of them passed over unread."""
+        """`feed` for lines still in bytes (files read or followed), most of them passed over unread; `quiet` rebuilds
+        the model only (lines already stored before a restart)."""
         stream = self._stream(source)
         changes: list[Change] = []
         with self.lock:
