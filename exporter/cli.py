@@ -23,12 +23,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from prometheus_client import push_to_gateway
 from rich.console import Console
 
-from exporter.contract import run_counts, run_dict
+from exporter.contract import run_counts
 from exporter.model import Run
 from exporter.pipeline import Pipeline, catch_up, follow
 from exporter.redact import DEFAULT_NAMES, Redactor
-from exporter.replay import replay_into
+from exporter.replay import JsonRuns, replay_into
 from exporter.report import render_report
+from exporter.segments import cuts, replay_json
 from exporter.server import Server
 from exporter.sinks.console import LiveView
 from exporter.sinks.metrics import Exposition, FamilyCollector, LuigiCollector, Retention
@@ -164,6 +165,13 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("files", nargs="+", metavar="FILE", help="log files or globs (e.g. 'run/*/log.txt')")
     replay.add_argument("--json", action="store_true", help="print the runs as JSON (the replay contract)")
     replay.add_argument("--otlp", action="store_true", help="send the runs' traces over OTLP, configured by OTEL_*")
+    replay.add_argument(
+        "--jobs",
+        type=int,
+        default=len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1,
+        metavar="N",
+        help="with --json, read a big log of builds run one after another in up to N processes (default: the CPUs)",
+    )
 
     watch = commands.add_parser("watch", parents=[common, live, outbox], help="follow log files live and serve metrics")
     watch.add_argument("globs", nargs="+", metavar="GLOB", help="files to follow, e.g. 'runs/*/log.txt' (quoted)")
@@ -247,21 +255,25 @@ def _replay(args: argparse.Namespace) -> int:
     # thousands of builds holds a few in memory, not all. Not when indented for a person (one json.dumps at the
     # end), nor when a file is named twice (its book takes runs again after the files between were written).
     streamed = not (args.json and sys.stdout.isatty()) and len(set(paths)) == len(paths)
-    written = 0
+    streaming = JsonRuns(sys.stdout)
+    printed = 0
 
     def write(runs: list[Run]) -> None:
-        nonlocal written
+        nonlocal printed
+        if args.json:
+            streaming.write(runs)
+            return
         for run in runs:
-            if args.json:  # the bytes json.dumps gives for the whole document, a run at a time
-                sys.stdout.write((", " if written else '{"runs": [') + json.dumps(run_dict(run)))
-            else:
-                _print_run(run)
-            written += 1
+            _print_run(run)
+            printed += 1
 
     try:
         for path in paths:
             try:
-                replay_into(pipeline, path, write if streamed else None)
+                if streamed and args.json and store is None:
+                    replay_json(pipeline, path, streaming, cuts(path, args.jobs))
+                else:
+                    replay_into(pipeline, path, write if streamed else None)
             except OSError as err:
                 raise UserError(f"{path}: {err.strerror or err}", EXIT_INPUT) from err
             pipeline.commit()
@@ -280,9 +292,8 @@ def _replay(args: argparse.Namespace) -> int:
         return 0
     write(pipeline.runs())  # those a lagging store held back, or all of them when not streamed
     if args.json:
-        counts = f'"lines_read": {pipeline.lines_read}, "lines_unparsed": {pipeline.lines_unparsed}}}'
-        sys.stdout.write(f"], {counts}\n" if written else f'{{"runs": [], {counts}\n')
-    elif not written:
+        streaming.end(pipeline.lines_read, pipeline.lines_unparsed)
+    elif not printed:
         print(f"no Luigi run found ({pipeline.lines_read} lines read)")
     return 0
 

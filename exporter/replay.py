@@ -1,26 +1,41 @@
-"""Replay: whole files through the same pipeline (parser, model) the live sidecar uses."""
+"""Replay: whole files through the same pipeline (parser, model) the live sidecar uses, and `--json`'s document."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Iterable
 from datetime import tzinfo
+from typing import TextIO
 
+from exporter.contract import run_dict
 from exporter.model import Run
 from exporter.pipeline import Pipeline
 from exporter.sources.files import read_blocks
 
-__all__ = ["replay_file", "replay_into"]
+__all__ = ["JsonRuns", "read_range", "replay_file", "replay_into", "without_id"]
+
+Settled = Callable[[list[Run]], None]
 
 
-def replay_into(pipeline: Pipeline, path: str, settled: Callable[[list[Run]], None] | None = None) -> None:
+def replay_into(pipeline: Pipeline, path: str, settled: Settled | None = None) -> None:
     """Feed one whole file and close its builds, committing block by block (a store's span outbox stays within its
     bound); raises OSError when the file can't be read. Given `settled`, the runs that have ended for good go to it
     in `pipeline.runs()` order as they do, and leave the model (which then holds a few runs, not every file's)."""
-    for block in read_blocks(path):
+    read_range(pipeline, path, 0, None, settled)
+    finish(pipeline, path, settled)
+
+
+def read_range(pipeline: Pipeline, path: str, start: int, end: int | None, settled: Settled | None) -> None:
+    """Feed the whole lines of `path` from byte `start` to `end` (None: its end), as `replay_into` does."""
+    for block in read_blocks(path, start, end):
         pipeline.feed_blocks(path, [block])
         pipeline.commit()
         if settled is not None:
             settled(pipeline.take_settled())
+
+
+def finish(pipeline: Pipeline, path: str, settled: Settled | None) -> None:
+    """The file is over: its open builds end (incomplete), and go to `settled`."""
     pipeline.finish(path)
     pipeline.commit()
     if settled is not None:
@@ -32,3 +47,36 @@ def replay_file(path: str, tz: tzinfo | None = None, expected_tasks: int | None 
     pipeline = Pipeline(tz=tz, expected_tasks=expected_tasks)
     replay_into(pipeline, path)
     return pipeline
+
+
+class JsonRuns:
+    """`replay --json`'s document written a run at a time, as runs settle: byte for byte what `json.dumps` gives for
+    `{"runs": [...], "lines_read": N, "lines_unparsed": M}` written at once."""
+
+    def __init__(self, out: TextIO) -> None:
+        self._out = out
+        self.written = 0
+
+    def write(self, runs: Iterable[Run]) -> None:
+        for run in runs:
+            self._put(json.dumps(run_dict(run)))
+
+    def put(self, run_id: str, rest: str) -> None:
+        """A run written elsewhere without its id (`without_id`), under the id it has here."""
+        self._put(f'{{"run_id": {json.dumps(run_id)}, {rest}')
+
+    def end(self, lines_read: int, lines_unparsed: int) -> None:
+        counts = f'"lines_read": {lines_read}, "lines_unparsed": {lines_unparsed}}}'
+        self._out.write(f"], {counts}\n" if self.written else f'{{"runs": [], {counts}\n')
+
+    def _put(self, text: str) -> None:
+        self._out.write((", " if self.written else '{"runs": [') + text)
+        self.written += 1
+
+
+def without_id(run: Run) -> str:
+    """A run's JSON after its id, which depends on the runs before it: `JsonRuns.put` joins the two into what
+    `json.dumps(run_dict(run))` gives (the id is the document's first key)."""
+    document = run_dict(run)
+    del document["run_id"]
+    return json.dumps(document)[1:]

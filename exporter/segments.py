@@ -1,0 +1,188 @@
+"""One big log replayed by several processes, with exactly the output of one process reading it whole.
+
+A log of builds run one after another (a nightly job appending to one file, a benchmark's concatenation) is cut
+into segments that start where a build may begin (`parse.BUILD_STARTS_AFTER`); a forked process reads each from a
+fresh parser and book while this one reads the first. That equals reading on only where the reader coming from
+before is *at rest* there (`Pipeline.take_at_rest`: every run ended, nothing half read, the next line no copy
+of the last): so the reader reaching a cut checks that and stops, handing over to the process that started there, or
+reads on past it when it does not hold (builds interleaved, a killed build that never ends). A file without such
+points is read as by one process; a process that fails is read past by the one before it.
+
+A process writes the runs it read as JSON without their ids (`replay.without_id`): an id numbers the run among the
+file's, which only the reader before it knows.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import mmap
+import os
+import pickle
+import signal
+import tempfile
+from dataclasses import dataclass
+from typing import IO, NoReturn
+
+from exporter.events import Event, FailureDetail, Summary
+from exporter.lines import Line, decode_line
+from exporter.model import Run
+from exporter.parse import BUILD_STARTS_AFTER, Parser
+from exporter.pipeline import Pipeline, Rest
+from exporter.replay import JsonRuns, Settled, finish, read_range, replay_into, without_id
+
+__all__ = ["MIN_SEGMENT", "cuts", "replay_json"]
+
+log = logging.getLogger("luigi_exporter")
+
+# Below this a segment is not worth a process: forking and checking a cut cost little, but a cut that fails costs
+# the process's whole segment of CPU for nothing.
+MIN_SEGMENT = 8 << 20
+_LONGEST_FIRST_LINE = 1 << 16
+
+
+def cuts(path: str, parts: int, min_segment: int = MIN_SEGMENT) -> list[int]:
+    """Up to `parts` - 1 offsets cutting `path` into about equal segments of at least `min_segment` bytes, each
+    the start of the first `Checking if` line after a summary past its share of the file."""
+    size = os.path.getsize(path)
+    parts = min(parts, size // max(1, min_segment))
+    if parts < 2:
+        return []
+    summary, checking = BUILD_STARTS_AFTER
+    found: list[int] = []
+    with open(path, "rb") as f, mmap.mmap(f.fileno(), size, access=mmap.ACCESS_READ) as data:
+        for k in range(1, parts):
+            mark = data.find(summary, max(k * size // parts, found[-1] if found else 0))
+            line = data.find(checking, mark) if mark != -1 else -1
+            if line == -1:
+                break
+            found.append(data.rfind(b"\n", 0, line) + 1)
+    return sorted(set(found))
+
+
+def replay_json(pipeline: Pipeline, path: str, out: JsonRuns, starts: list[int]) -> int:
+    """`replay_into` writing to `out`, with a process forked to read on from each of `starts` (line starts, as
+    `cuts` gives them; none without os.fork); returns how many of them took over."""
+    if not starts or not hasattr(os, "fork"):
+        replay_into(pipeline, path, out.write)
+        return 0
+    children = {start: _Child.fork(pipeline, path, start, [s for s in starts if s > start]) for start in starts}
+    took_over = 0
+    try:
+        position: int | None = 0
+        while position is not None:
+            child = children.pop(position, None)
+            result = child.result() if child is not None else None
+            if result is None:  # from the start, or after a process that failed: read on in this one
+                position = _read_on(pipeline, path, position, [s for s in starts if s > position], out.write)
+                continue
+            stop, rest, runs = result
+            for run_id, text in zip(pipeline.resume(path, rest), runs, strict=True):
+                out.put(run_id, text)
+            took_over += 1
+            position = stop
+    finally:
+        for child in children.values():
+            child.kill()
+    return took_over
+
+
+def _read_on(pipeline: Pipeline, path: str, start: int, cuts: list[int], settled: Settled) -> int | None:
+    """Read `path` from `start` up to the first of `cuts` where the reader is at rest, and return it; else to the
+    end of the file, its builds closed, and return None."""
+    for cut in cuts:
+        read_range(pipeline, path, start, cut, settled)
+        following = _first_event(pipeline, path, cut)
+        held = pipeline.take_at_rest(path, following) if following is not None else None
+        if held is not None:
+            settled(held)
+            return cut
+        start = cut
+    read_range(pipeline, path, start, None, settled)
+    finish(pipeline, path, settled)
+    return None
+
+
+def _first_event(pipeline: Pipeline, path: str, offset: int) -> Event | None:
+    """The event a fresh parser reads from the line at `offset`, when that line makes exactly one, of a kind that
+    reads the same after any line at rest (a summary or traceback needs lines before it)."""
+    with open(path, "rb") as f:
+        f.seek(offset)
+        raw = f.readline(_LONGEST_FIRST_LINE)
+    if not raw.endswith(b"\n"):
+        return None
+    events = Parser(pipeline.tz).feed(Line(path, offset + len(raw), decode_line(raw[:-1])))
+    if len(events) != 1 or isinstance(events[0], (Summary, FailureDetail)):
+        return None
+    return events[0]
+
+
+@dataclass
+class _Child:
+    """A forked process reading `path` from one cut on, into two files: its runs' JSON a line each, then
+    (pickled) where it stopped and its `Rest`."""
+
+    pid: int
+    runs: IO[str]
+    report: IO[bytes]
+
+    @classmethod
+    def fork(cls, pipeline: Pipeline, path: str, start: int, cuts: list[int]) -> _Child:
+        # Both outlive this call: the child writes them, `result` reads and closes them.
+        runs = tempfile.TemporaryFile("w+", encoding="ascii")  # noqa: SIM115 (json.dumps escapes all else)
+        report = tempfile.TemporaryFile("w+b")  # noqa: SIM115
+        pid = os.fork()
+        if pid == 0:
+            _child_main(pipeline, path, start, cuts, runs, report)
+        return cls(pid, runs, report)
+
+    def result(self) -> tuple[int | None, Rest, list[str]] | None:
+        """Where it stopped, its Rest and its runs' JSON; None (said in one line) when it failed."""
+        _, status = os.waitpid(self.pid, 0)
+        self.pid = 0
+        try:
+            if os.waitstatus_to_exitcode(status) != 0:
+                raise ValueError(f"exit status {os.waitstatus_to_exitcode(status)}")
+            self.report.seek(0)
+            stop, rest = pickle.load(self.report)
+            self.runs.seek(0)
+            runs = self.runs.read().split("\n")[:-1]
+        except (OSError, EOFError, ValueError, pickle.UnpicklingError) as err:
+            log.warning("a replay process failed (%s): reading on in one", err)
+            return None
+        finally:
+            self.close()
+        return stop, rest, runs
+
+    def kill(self) -> None:
+        if self.pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
+            self.pid = 0
+        self.close()
+
+    def close(self) -> None:
+        self.runs.close()
+        self.report.close()
+
+
+def _child_main(
+    pipeline: Pipeline, path: str, start: int, cuts: list[int], runs: IO[str], report: IO[bytes]
+) -> NoReturn:
+    """The forked process: read, write, and leave without running the parent's exit handlers or flushing its
+    buffers (os._exit), whatever happens."""
+    code = 1
+    try:
+        cut_before = pipeline.lines_cut
+
+        def write(settled: list[Run]) -> None:
+            runs.write("".join(without_id(run) + "\n" for run in settled))
+
+        stop = _read_on(pipeline, path, start, cuts, write)
+        runs.flush()
+        pickle.dump((stop, pipeline.rest(path, pipeline.lines_cut - cut_before)), report)
+        report.flush()
+        code = 0
+    finally:
+        os._exit(code)
