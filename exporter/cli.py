@@ -461,9 +461,9 @@ def _run(args: argparse.Namespace) -> int:
             except OSError as error:
                 raise UserError(f"{argv[0]}: {error.strerror} (is it installed and on PATH?)", EXIT_INPUT) from error
             while not command.finished:
-                lines = list(command.lines(timeout=0.25))
-                if lines:
-                    sidecar.pipeline.feed(command.source, lines)
+                blocks = list(command.blocks(timeout=0.25))
+                if blocks:
+                    sidecar.pipeline.feed_blocks(command.source, blocks)
                     sidecar.pipeline.commit()
                 if view is not None:
                     view.update(sidecar.pipeline.documents(time.time()), time.time())

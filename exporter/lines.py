@@ -11,7 +11,8 @@ class Line(NamedTuple):
     """One physical line of a log, without its line terminator.
 
     `offset` is the byte offset just past the line in its source, so a store can resume there; `arrival` is the
-    wall-clock time the line was read when following a live file (None in replay, where only log times count).
+    wall-clock time the line was read when following a live file or a command (None in replay, where only log times
+    count).
     """
 
     source: str
@@ -21,8 +22,9 @@ class Line(NamedTuple):
 
 
 class Block(NamedTuple):
-    """Whole lines of a file as read, for the parser's fast path (`Parser.feed_block`): most lines of a pipeline's
-    log are its own chatter, which the parser can pass over in bytes without decoding or splitting them.
+    """Whole lines as read from a file or a command's pipe, for the parser's fast path (`Parser.feed_block`): most
+    lines of a pipeline's log are its own chatter, which the parser can pass over in bytes without decoding or
+    splitting them.
 
     `end` is the offset just past `data`. The last line may lack its newline only at the end of input. With `cut`,
     `data` is the first MAX_LINE_BYTES of one longer line and `end` is past the whole line. `arrival` is as for

@@ -119,11 +119,38 @@ def test_runs_past_retention_still_count_for_the_exit_code_and_the_report(
     options = ("--retain-runs", "0", "--fail-on-task-failure", "--run-id", "wrapped", "--report", str(report))
     proc = _run(*options, *command)
     assert proc.returncode == 1, proc.stderr[-2000:]
-    data = report.read_text().split('<script type="application/json" id="data">', 1)[1].split("</script>", 1)[0]
-    runs = json.loads(data)["runs"]
+    runs = _report_data(report)["runs"]
     assert [r["run_id"] for r in runs] == ["wrapped", "wrapped#2", "wrapped#3"]
-    replayed = replay(capsys, log)["runs"]
-    ignore = ("run_id", "source")
-    assert [{k: v for k, v in r.items() if k not in ignore} for r in runs] == [
-        {k: v for k, v in r.items() if k not in ignore} for r in replayed
-    ]
+    assert _unnamed(runs) == _unnamed(replay(capsys, log)["runs"])
+
+
+def test_a_wrapped_line_over_1_mib_is_cut_and_counted_as_in_a_file(
+    tmp_path: Path, failing_demo_log: bytes, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A 3 MiB line in the middle of a real build on the command's stderr: passed through whole, cut and counted as
+    unparsed exactly as replay of the same bytes in a file counts it, and the build around it read as without it."""
+    lines = failing_demo_log.splitlines(keepends=True)
+    at = next(i for i, line in enumerate(lines) if b" running   " in line)  # between two lines of the build
+    log, clean = tmp_path / "long-line.log", tmp_path / "clean.log"
+    log.write_bytes(b"".join([*lines[:at], b"progress " + b"#" * (3 << 20) + b"\n", *lines[at:]]))
+    clean.write_bytes(failing_demo_log)
+    command = ["--", sys.executable, "-c", f"import sys; sys.stderr.buffer.write(open({str(log)!r}, 'rb').read())"]
+    report = tmp_path / "report.html"
+    proc = _run("--report", str(report), *command)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert log.read_bytes() in proc.stderr
+    wrapped, in_file, without = _report_data(report), replay(capsys, log), replay(capsys, clean)
+    assert wrapped["lines_unparsed"] == in_file["lines_unparsed"] == without["lines_unparsed"] + 1
+    assert wrapped["lines_read"] == in_file["lines_read"] == without["lines_read"] + 1
+    assert _unnamed(wrapped["runs"]) == _unnamed(without["runs"])
+
+
+def _report_data(report: Path) -> dict:
+    """The document an HTML report embeds."""
+    data = report.read_text().split('<script type="application/json" id="data">', 1)[1].split("</script>", 1)[0]
+    return json.loads(data)
+
+
+def _unnamed(runs: list[dict]) -> list[dict]:
+    """Runs without what names them (a wrapped command's run ids and source are not a file's)."""
+    return [{k: v for k, v in r.items() if k not in ("run_id", "source")} for r in runs]

@@ -37,8 +37,9 @@ def run_base_id(path: str) -> str:
 @dataclass
 class LineSplitter:
     """Chunks of bytes in, Blocks of whole lines out, however the input was cut into chunks: the line a chunk ends
-    inside is held (at most MAX_LINE_BYTES of it, whatever its length) until its newline comes. `read_blocks` and
-    the tailer split with it; chunks must be at most MAX_LINE_BYTES long, so only a held line can need cutting."""
+    inside is held (at most MAX_LINE_BYTES of it, whatever its length) until its newline comes. `read_blocks`, the
+    tailer and a wrapped command's pipes split with it; chunks must be at most MAX_LINE_BYTES long, so only a held
+    line can need cutting."""
 
     held: bytearray = field(default_factory=bytearray)
     length: int = 0  # the held line's full length so far

@@ -10,8 +10,8 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import BinaryIO
 
-from exporter.lines import Line, decode_line
-from exporter.sources.files import MAX_LINE_BYTES
+from exporter.lines import Block
+from exporter.sources.files import LineSplitter
 
 __all__ = ["Wrapped"]
 
@@ -19,9 +19,10 @@ _CHUNK = 1 << 16
 
 
 class Wrapped:
-    """The command's two pipes merged into one line stream, in arrival order (Luigi logs to stderr, apps often to
-    stdout). Output is copied to our own stdout/stderr as it arrives, before any parsing, so a slow consumer can
-    never hold the command's output back."""
+    """The command's two pipes merged into one stream of Blocks, in arrival order (Luigi logs to stderr, apps often
+    to stdout). Output is copied to our own stdout/stderr as it arrives, before any parsing, so a slow consumer can
+    never hold the command's output back. Each pipe is split into lines as a file is (`LineSplitter`: a line over
+    MAX_LINE_BYTES comes alone, cut), and offsets count the bytes of both pipes' lines in the order they completed."""
 
     def __init__(
         self,
@@ -33,7 +34,7 @@ class Wrapped:
     ) -> None:
         self.source = source
         self._clock = clock
-        self._lines: queue.Queue[Line | None] = queue.Queue()
+        self._blocks: queue.Queue[Block | None] = queue.Queue()
         self._offset = 0
         self._offset_lock = threading.Lock()
         self._closed = 0  # pipes at end of file
@@ -46,10 +47,10 @@ class Wrapped:
         for reader in self._readers:
             reader.start()
 
-    def lines(self, timeout: float) -> Iterator[Line]:
-        """Lines that arrived, waiting up to `timeout` for the first; ends when both pipes are closed."""
+    def blocks(self, timeout: float) -> Iterator[Block]:
+        """Blocks of lines that arrived, waiting up to `timeout` for the first; ends when both pipes are closed."""
         try:
-            item = self._lines.get(timeout=timeout)
+            item = self._blocks.get(timeout=timeout)
         except queue.Empty:
             return
         while True:
@@ -58,13 +59,13 @@ class Wrapped:
             else:
                 yield item
             try:
-                item = self._lines.get_nowait()
+                item = self._blocks.get_nowait()
             except queue.Empty:
                 return
 
     @property
     def finished(self) -> bool:
-        return self._closed == len(self._readers) and self._lines.empty()
+        return self._closed == len(self._readers) and self._blocks.empty()
 
     def wait(self) -> int:
         for reader in self._readers:
@@ -72,22 +73,26 @@ class Wrapped:
         return self.process.wait()
 
     def _pump(self, pipe: BinaryIO, out: BinaryIO) -> None:
-        partial = bytearray()
+        split = LineSplitter()
+        read = handed = 0  # bytes of this pipe read, and how many of them are in blocks handed on
         fd = pipe.fileno()
         while chunk := os.read(fd, _CHUNK):
             out.write(chunk)
             out.flush()
-            partial += chunk
-            *complete, rest = partial.split(b"\n")
-            for raw in complete:
-                self._put(raw[:MAX_LINE_BYTES], len(raw) + 1)
-            partial = bytearray(rest[: MAX_LINE_BYTES + 1]) if len(rest) > MAX_LINE_BYTES else bytearray(rest)
-        if partial:
-            self._put(partial[:MAX_LINE_BYTES], len(partial))
-        self._lines.put(None)
+            handed = self._put(split.push(chunk, read), handed)
+            read += len(chunk)
+        if split.length:
+            self._put([split.flush(read)], handed)
+        self._blocks.put(None)
 
-    def _put(self, raw: bytes | bytearray, size: int) -> None:
+    def _put(self, blocks: list[Block], handed: int) -> int:
+        """Hand on one pipe's blocks (ending at offsets of that pipe, the first past `handed`) at offsets of the
+        merged stream; returns the pipe's offset now handed on. Queued under the lock, so that offsets rise in the
+        order the blocks are read."""
         with self._offset_lock:
-            self._offset += size
-            offset = self._offset
-        self._lines.put(Line(self.source, offset, decode_line(raw), self._clock()))
+            now = self._clock()
+            for block in blocks:
+                self._offset += block.end - handed
+                handed = block.end
+                self._blocks.put(block._replace(end=self._offset, arrival=now))
+        return handed
