@@ -91,7 +91,8 @@ _SCHEDULING_ERROR = re.compile(r"Luigi unexpected framework error while scheduli
 _RETRY = re.compile(r"(?<!\S)(\S+) task num failures is (\d+) and limit is (\d+)")
 # scheduler.py:333  "%s task num failures limit(%s) is exceeded"
 _DISABLED = re.compile(r"(?<!\S)(\S+) task num failures limit\((\d+)\) is exceeded")
-# Cheap pre-filter: most lines of a real pipeline are the application's own; none of them contains these.
+# A phrase of every pattern above (`_match` tests each before its pattern): a record of Luigi's starts inside a
+# summary block only on a line holding one.
 _LUIGI_WORDS = re.compile(
     r"Informed sch|\] Worker Worker\(|Checking if|Done scheduling|Running Worker|was stopped\.|died unexp"
     r"|timed out after|does not exist \(yet|Will not run|framework error while|task num failures"
@@ -206,10 +207,14 @@ class Parser:
         self.lines_unparsed = 0
 
     def feed(self, line: Line) -> list[Event]:
+        return self._read(line.text, line.offset, line.arrival)
+
+    def _read(self, text: str, offset: int, arrival: float | None) -> list[Event]:
+        """`feed` of a line's fields (feed_block makes no Line of the lines it reads)."""
         self.lines_read += 1
-        if "\r" not in line.text and "\x1b" not in line.text:
-            return self._piece(line.text, line)
-        return [event for piece in split_records(line.text) for event in self._piece(piece, line)]
+        if "\r" not in text and "\x1b" not in text:
+            return self._piece(text, offset, arrival)
+        return [event for piece in split_records(text) for event in self._piece(piece, offset, arrival)]
 
     def feed_block(self, block: Block, source: str) -> list[Event]:
         """The lines of `block`, read as `feed` reads them one by one, but faster: while no traceback or summary is
@@ -222,7 +227,7 @@ class Parser:
         starts = _candidate_starts(data)
         starts.append(size)  # a sentinel: the loop below needs no bounds check
         events: list[Event] = []
-        feed, find = self.feed, data.find
+        read, find = self._read, data.find
         k = pos = 0
         while pos < size:
             if self._detail is None and self._summary is None:
@@ -239,7 +244,7 @@ class Parser:
             stop = find(b"\n", pos)
             if stop == -1:
                 stop = size
-            events += feed(Line(source, base + min(stop + 1, size), decode_line(data[pos:stop]), arrival))
+            events += read(decode_line(data[pos:stop]), base + min(stop + 1, size), arrival)
             pos = stop + 1
         self._resolve_skipped()  # holds no block past its own
         return events
@@ -273,41 +278,42 @@ class Parser:
                 events.append(summary)
         return events
 
-    def _piece(self, text: str, line: Line) -> list[Event]:
+    def _piece(self, text: str, offset: int, arrival: float | None) -> list[Event]:
         stripped = _BROWSER_PREFIX.sub("", text, count=1) if text[:1] == "[" else text
         if self._summary is not None:
             if not (_LUIGI_WORDS.search(stripped) and _HEADER.match(stripped.lstrip()[:HEADER_CHARS])):
-                return self._summary_line(stripped.strip(), line)
+                return self._summary_line(stripped.strip(), offset)
             # Luigi writes the block as one record, so a record of Luigi's starting inside it means the block was cut
             # (its writer died mid-write): what it had is handed on and the line read as usual. Without this, a cut
             # summary swallowed every line up to the next build's summary, and that whole build was lost. (Any other
             # record is left in the block: some handlers put a header on every line of a record.)
-            return self._end_summary(self._finish_summary(self._detail_offset)) + self._piece(text, line)
+            return self._end_summary(self._finish_summary(self._detail_offset)) + self._piece(text, offset, arrival)
         if _SUMMARY_MARK in stripped:
             self._resolve_skipped()
             events = self._end_detail()
             self._summary, self._held = [], 0
-            self._detail_offset = line.offset
+            self._detail_offset = offset
             return events
-        event = self._match(stripped, line) if _LUIGI_WORDS.search(stripped) else None
+        event = self._match(stripped.rstrip(), offset, arrival)
         if event is None:
             if _HEADER.match(stripped.lstrip()[:HEADER_CHARS]):
-                self._at(self._time(stripped, line.arrival))
+                self._at(self._time(stripped, arrival))
                 return self._end_detail()
             if self._detail is not None and len(self._detail) < MAX_DETAIL_LINES:
                 self._detail.append(self._hold(text.rstrip()))
-                self._detail_offset = line.offset
+                self._detail_offset = offset
             if "[pid " in stripped and "] Worker " in stripped:
                 self.lines_unparsed += 1
             return []
-        self._at(event.time)
-        events = self._end_detail()
+        self._record_time = event.time  # as `_at`, on the path most lines take
+        self._skipped.clear()
+        events = self._end_detail() if self._detail is not None else []
         if self._is_echo(event):
             return events
         self._last_event = event
         if isinstance(event, (TaskFailed, CompleteError, SchedulingError)):
             self._detail, self._held = [], 0
-            self._detail_offset = line.offset
+            self._detail_offset = offset
         events.append(event)
         return events
 
@@ -357,38 +363,38 @@ class Parser:
             return []
         return [FailureDetail(time=self._record_time, offset=self._detail_offset, text="\n".join(detail).strip("\n"))]
 
-    def _match(self, text: str, line: Line) -> Event | None:
-        text = text.rstrip()  # the patterns ending in `$` expect no trailing blanks (linear time, see above)
-        time = self._time(text, line.arrival)
-        offset = line.offset
-        # Each pattern is tried only where its phrase is (a substring test costs a fraction of a failed search).
+    def _match(self, text: str, offset: int, arrival: float | None) -> Event | None:
+        """The event of a line without trailing blanks (the patterns ending in `$` expect none: linear time, see
+        above). Each pattern is tried only where its phrase is: a substring test costs a fraction of a failed search,
+        and most lines read here hold one phrase (the first three)."""
         if "Informed sch" in text and (m := _INFORMED.search(text)):
-            return Informed(time, offset, m[1], m[2])
+            return Informed(self._time(text, arrival), offset, m[1], m[2])
         if "] Worker " in text and (m := _WORKER_TASK.search(text)):
             kind = {"running": TaskStarted, "done": TaskDone, "failed": TaskFailed}.get(m[3], TaskNewRequirements)
-            return kind(time, offset, int(m[1]), m[2], m[4])
+            return kind(self._time(text, arrival), offset, int(m[1]), m[2], m[4])
         if text.endswith(" is complete") and (m := _CHECKING.search(text)):
-            return Checking(time, offset, m[1])
+            return Checking(self._time(text, arrival), offset, m[1])
         if _DONE_SCHEDULING in text:
-            return DoneScheduling(time, offset)
-        if m := _RUNNING_WORKER.search(text):
-            return RunningWorker(time, offset, int(m[1]))
-        if m := _STOPPED.search(text):
-            return WorkerStopped(time, offset, m[1])
-        if m := _DIED.search(text):
-            return Died(time, offset, m[1], int(m[2]))
-        if m := _TIMED_OUT.search(text):
-            return TimedOut(time, offset, m[1], float(m[2]))
+            return DoneScheduling(self._time(text, arrival), offset)
+        if "Running Worker" in text and (m := _RUNNING_WORKER.search(text)):
+            return RunningWorker(self._time(text, arrival), offset, int(m[1]))
+        if "was stopped." in text and (m := _STOPPED.search(text)):
+            return WorkerStopped(self._time(text, arrival), offset, m[1])
+        if "died unexp" in text and (m := _DIED.search(text)):
+            return Died(self._time(text, arrival), offset, m[1], int(m[2]))
+        if "timed out after" in text and (m := _TIMED_OUT.search(text)):
+            return TimedOut(self._time(text, arrival), offset, m[1], float(m[2]))
         if (end := _tail_end(text, (_MISSING_TAIL,))) and (m := _MISSING.search(text, 0, end)):
-            return MissingData(time, offset, m[1])
+            return MissingData(self._time(text, arrival), offset, m[1])
         if (end := _tail_end(text, _COMPLETE_ERROR_TAILS)) and (m := _COMPLETE_ERROR.search(text, 0, end)):
-            return CompleteError(time, offset, m[1])
-        if m := _SCHEDULING_ERROR.search(text):
-            return SchedulingError(time, offset, m[1])
-        if m := _RETRY.search(text):
-            return SchedulerRetry(time, offset, m[1], int(m[2]), int(m[3]))
-        if m := _DISABLED.search(text):
-            return SchedulerDisabled(time, offset, m[1], int(m[2]))
+            return CompleteError(self._time(text, arrival), offset, m[1])
+        if "framework error while" in text and (m := _SCHEDULING_ERROR.search(text)):
+            return SchedulingError(self._time(text, arrival), offset, m[1])
+        if "task num failures" in text:
+            if m := _RETRY.search(text):
+                return SchedulerRetry(self._time(text, arrival), offset, m[1], int(m[2]), int(m[3]))
+            if m := _DISABLED.search(text):
+                return SchedulerDisabled(self._time(text, arrival), offset, m[1], int(m[2]))
         if "Informed sch" in text or "] Worker Worker(" in text:
             self.lines_unparsed += 1
         return None
@@ -418,14 +424,14 @@ class Parser:
         fraction = m[3]
         return epoch + (int(fraction) / 10 ** len(fraction) if fraction else 0.0)
 
-    def _summary_line(self, text: str, line: Line) -> list[Event]:
+    def _summary_line(self, text: str, offset: int) -> list[Event]:
         assert self._summary is not None
-        self._detail_offset = line.offset
+        self._detail_offset = offset
         if _SUMMARY_MARK not in text:
             if len(self._summary) < 10_000:
                 self._summary.append(self._hold(text))
             return []
-        return self._end_summary(self._finish_summary(line.offset))
+        return self._end_summary(self._finish_summary(offset))
 
     def _end_summary(self, summary: Summary | None) -> list[Event]:
         if summary is None or self._is_echo(summary):
