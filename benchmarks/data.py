@@ -13,11 +13,14 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from exporter.demo.copies import unique_workers
+from exporter.demo.copies import BuildCopies
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(os.environ.get("LUIGI_EXPORTER_BENCH_DATA", ROOT / "benchmarks" / ".data"))
 _STAMP = re.compile(rb"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")
+# What a copy of a build is (exporter.demo.copies), noted in each `.counts`: a log cached with other copies is made
+# again (until this was noted, copies kept their template's run directory and task ids).
+_COPIES = "distinct-run-dirs"
 
 
 @dataclass(frozen=True)
@@ -88,25 +91,26 @@ class Log:
 
 
 def _concatenate(path: Path, logs: list[Path], enough: tuple[int, int]) -> Log:
-    """Whole build logs in turn, round and round, until (lines, runs) reaches `enough` in either; cached with its
-    counts in a sidecar file `PATH.counts`."""
+    """Whole build logs in turn, round and round, until (lines, runs) reaches `enough` in either, each copy a build
+    of its own (run directory, task ids, worker salt); cached with its counts in a sidecar file `PATH.counts`."""
     counts = path.with_name(path.name + ".counts")
     if path.exists() and counts.exists():
-        lines, runs = map(int, counts.read_text().split())
-        return Log(path, lines, runs)
-    sources = [(p.read_bytes(), count_lines(p), runs_in(p)) for p in logs]
+        lines, runs, *copies = counts.read_text().split()
+        if copies == [_COPIES]:
+            return Log(path, int(lines), int(runs))
+    sources = [(BuildCopies.of_log(p), count_lines(p)) for p in logs]
     partial = path.with_name(path.name + ".partial")
     lines = runs = copy = 0
     with open(partial, "wb") as f:
         while lines < enough[0] and runs < enough[1]:
-            for blob, n, r in sources:
+            for build, n in sources:
                 copy += 1
-                f.write(unique_workers(blob, copy))
-                lines, runs = lines + n, runs + r
+                f.write(build.copy(copy))
+                lines, runs = lines + n, runs + build.runs
                 if lines >= enough[0] or runs >= enough[1]:
                     break
     partial.rename(path)
-    counts.write_text(f"{lines} {runs}\n")
+    counts.write_text(f"{lines} {runs} {_COPIES}\n")
     return Log(path, lines, runs)
 
 
