@@ -21,6 +21,7 @@ import os
 import pickle
 import signal
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, NoReturn
 
@@ -76,9 +77,11 @@ def replay_json(pipeline: Pipeline, path: str, out: JsonRuns, starts: list[int])
             if result is None:  # from the start, or after a process that failed: read on in this one
                 position = _read_on(pipeline, path, position, [s for s in starts if s > position], out.write)
                 continue
-            stop, rest, runs = result
-            for run_id, text in zip(pipeline.resume(path, rest), runs, strict=True):
+            assert child is not None
+            stop, rest = result
+            for run_id, text in zip(pipeline.resume(path, rest), child.runs_json(), strict=True):
                 out.put(run_id, text)
+            child.close()
             took_over += 1
             position = stop
     finally:
@@ -136,23 +139,25 @@ class _Child:
             _child_main(pipeline, path, start, cuts, runs, report)
         return cls(pid, runs, report)
 
-    def result(self) -> tuple[int | None, Rest, list[str]] | None:
-        """Where it stopped, its Rest and its runs' JSON; None (said in one line) when it failed."""
+    def result(self) -> tuple[int | None, Rest] | None:
+        """Where it stopped and its Rest, once it has ended; None (said in one line) when it failed."""
         _, status = os.waitpid(self.pid, 0)
         self.pid = 0
         try:
             if os.waitstatus_to_exitcode(status) != 0:
                 raise ValueError(f"exit status {os.waitstatus_to_exitcode(status)}")
             self.report.seek(0)
-            stop, rest = pickle.load(self.report)
-            self.runs.seek(0)
-            runs = self.runs.read().split("\n")[:-1]
+            return pickle.load(self.report)
         except (OSError, EOFError, ValueError, pickle.UnpicklingError) as err:
             log.warning("a replay process failed (%s): reading on in one", err)
-            return None
-        finally:
             self.close()
-        return stop, rest, runs
+            return None
+
+    def runs_json(self) -> Iterator[str]:
+        """The JSON of the runs it wrote, without their ids, read one by one (a segment may hold thousands)."""
+        self.runs.seek(0)
+        for line in self.runs:
+            yield line[:-1]
 
     def kill(self) -> None:
         if self.pid:
