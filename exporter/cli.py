@@ -4,15 +4,12 @@ per kind."""
 from __future__ import annotations
 
 import argparse
-import contextlib
 import gc
 import json
 import logging
 import os
 import re
-import signal
 import sys
-import threading
 import time
 from collections.abc import Sequence
 from datetime import tzinfo
@@ -20,27 +17,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from prometheus_client import push_to_gateway
-from rich.console import Console
-
 from exporter.contract import run_counts
 from exporter.model import Run
-from exporter.pipeline import Pipeline, catch_up, follow
+from exporter.pipeline import Pipeline
 from exporter.redact import DEFAULT_NAMES, Redactor
 from exporter.replay import JsonRuns, replay_into
 from exporter.report import render_report
 from exporter.segments import cuts, replay_json
-from exporter.server import Server
-from exporter.sinks.console import LiveView
-from exporter.sinks.metrics import Exposition, FamilyCollector, LuigiCollector, Retention
-from exporter.sinks.store import Store
 from exporter.sources.files import expand, is_readable_file
-from exporter.sources.tail import Tailer
-from exporter.sources.wrap import Wrapped
-from exporter.webconfig import WebConfigError, load_web_config
 
 if TYPE_CHECKING:
-    from exporter.sinks.traces import TraceSink
+    from exporter.sinks.store import Store
 
 __all__ = ["main"]
 
@@ -60,7 +47,7 @@ class UserError(Exception):
         self.code = code
 
 
-def _zone(name: str | None) -> tzinfo | None:
+def zone(name: str | None) -> tzinfo | None:
     if name is None:
         return None
     try:
@@ -69,7 +56,7 @@ def _zone(name: str | None) -> tzinfo | None:
         raise UserError(f"--tz {name}: unknown time zone (use an IANA name such as UTC)", EXIT_USAGE) from err
 
 
-def _redactor(args: argparse.Namespace) -> Redactor:
+def redactor_of(args: argparse.Namespace) -> Redactor:
     for pattern in args.redact:
         try:
             re.compile(pattern)
@@ -221,9 +208,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     gc.freeze()
     gc.set_threshold(20_000, 50, 100)
     try:
-        return {"replay": _replay, "watch": _watch, "run": _run, "status": _status, "report": _report}[args.command](
-            args
-        )
+        if args.command in ("watch", "run"):
+            # The live sidecar's modules (prometheus_client, watchdog, the HTTP server) load only for it: replay,
+            # status and report start in half the time without them.
+            from exporter import sidecar
+
+            return sidecar.watch(args) if args.command == "watch" else sidecar.run(args)
+        return {"replay": _replay, "status": _status, "report": _report}[args.command](args)
     except UserError as err:
         print(f"luigi-exporter: {err}", file=sys.stderr)
         return err.code
@@ -237,14 +228,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _replay(args: argparse.Namespace) -> int:
     # --otlp: a temporary store gives the spans the live sidecar's outbox and delivery; undelivered ones are lost
     # with a warning (exit 0: the replay itself worked).
-    store = Store(None) if args.otlp else None
-    traces = _traces(store, args) if store is not None else None
+    store = traces = None
+    if args.otlp:  # the store and the OTLP SDK load only when asked for
+        from exporter.sidecar import traces_of
+        from exporter.sinks.store import Store
+
+        store = Store(None)
+        traces = traces_of(store, args)
     pipeline = Pipeline(
         store,
         [traces] if traces else [],
-        tz=_zone(args.tz),
+        tz=zone(args.tz),
         expected_tasks=args.expected_tasks,
-        redactor=_redactor(args),
+        redactor=redactor_of(args),
     )
     paths = expand(args.files)
     for path in paths:  # all checked before the first byte is written: an unreadable one means no output at all
@@ -323,7 +319,7 @@ def _run_line(run: Run) -> str:
 # -- the live sidecar ----------------------------------------------------------------------------------------------
 
 
-def _state_path(value: str | None) -> Path | None:
+def state_path(value: str | None) -> Path | None:
     if value == "none":
         return None
     base = Path(value) if value else Path(os.environ.get("XDG_STATE_HOME", Path.home() / ".local" / "state"))
@@ -335,164 +331,11 @@ def _state_path(value: str | None) -> Path | None:
     return directory / "luigi-exporter.sqlite"
 
 
-def _traces(store: Store, args: argparse.Namespace) -> TraceSink:
-    """The OTLP trace sink, delivering; imported only when wanted (the SDK and gRPC take a second to load)."""
-    from exporter.sinks.traces import TraceSink
-
-    try:
-        traces = TraceSink(store, args.outbox_max)
-    except (ValueError, RuntimeError) as err:
-        raise UserError(f"traces: {err}", EXIT_CONFIG) from err
-    traces.start()
-    return traces
-
-
-class _Sidecar:
-    """Store, pipeline, metrics and the HTTP server, set up for `watch` and `run` alike."""
-
-    def __init__(self, args: argparse.Namespace) -> None:
-        try:
-            web = load_web_config(args.web_config) if args.web_config else None
-        except WebConfigError as err:
-            raise UserError(f"--web.config.file {err}", EXIT_CONFIG) from err
-        path = _state_path(args.state_dir)
-        try:
-            self.store, rebuilt = Store.open_or_rebuild(path)
-        except Exception as err:  # sqlite3.OperationalError and friends: say which file and what to do
-            raise UserError(f"store {path}: {err} (move it aside or choose another --state-dir)", EXIT_CONFIG) from err
-        if rebuilt is not None:  # a corrupt store: moved aside, the new one is filled from the logs (no positions)
-            log.warning("store: %s; rebuilding it from the logs", rebuilt)
-        otlp = args.otlp
-        if otlp is None:
-            otlp = bool(
-                os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
-            )
-        self.traces = _traces(self.store, args) if otlp else None
-        sinks = [self.traces] if self.traces else []
-        retention = Retention(args.retain_runs, args.retain_for)
-        self.pipeline = Pipeline(
-            self.store,
-            sinks,
-            tz=_zone(args.tz),
-            expected_tasks=args.expected_tasks,
-            redactor=_redactor(args),
-            retention=retention,
-        )
-        self.lag: dict[str, int] = {}
-        runs = LuigiCollector(self.pipeline, self.store, retention, lag=lambda: dict(self.lag))
-        self.metrics = Exposition(
-            [runs, self.traces] if self.traces else [runs],
-            FamilyCollector(self.store),
-            lambda: self.store.stats_version,
-        )
-        host, port = args.listen
-        try:
-            self.server = Server(host, port, self.pipeline, self.metrics, args.jaeger_url, web)
-        except OSError as err:
-            self.close_traces()
-            self.store.close()
-            raise UserError(f"--listen {host}:{port}: {err.strerror} (choose another port)", EXIT_PORT) from err
-        self.server.start()
-        bound = self.server.address
-        scheme = "https" if web is not None and web.tls is not None else "http"
-        log.info("serving %s://%s:%d/ (metrics at /metrics)", scheme, bound[0], bound[1])
-
-    def close(self) -> None:
-        self.server.close()
-        self.close_traces()
-        self.store.close()
-
-    def close_traces(self) -> None:
-        """Flush spans for at most 5 s (SIGTERM), before the store closes; the rest waits in the store."""
-        if self.traces is not None:
-            self.traces.close(timeout=5)
-
-
-def _stop_on_signals(stop: threading.Event) -> None:
-    def handle(signum: int, _frame: object) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, handle)
-    signal.signal(signal.SIGINT, handle)
-
-
-def _watch(args: argparse.Namespace) -> int:
-    sidecar = _Sidecar(args)
-    stop = threading.Event()
-    _stop_on_signals(stop)
-    try:
-        positions = catch_up(sidecar.pipeline, sidecar.store.positions())
-        tailer = Tailer(args.globs, positions, use_inotify=not args.poll)
-        sidecar.lag = tailer.lag_bytes()
-        signal.signal(signal.SIGHUP, lambda _signum, _frame: tailer.reopen())  # done by the loop's next poll
-        reopened = tailer.reopened
-
-        def refresh_lag() -> None:
-            nonlocal reopened
-            sidecar.lag = tailer.lag_bytes()
-            if tailer.reopened != reopened:
-                reopened = tailer.reopened
-                log.info("SIGHUP: reopened the followed files")
-
-        try:
-            follow(sidecar.pipeline, tailer, stop, after_poll=refresh_lag)
-        finally:
-            tailer.close()
-    finally:
-        sidecar.close()
-    return 0
-
-
-def _run(args: argparse.Namespace) -> int:
-    argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
-    if not argv:
-        raise UserError("run needs a command after --, e.g. luigi-exporter run -- luigi --module m Task", EXIT_USAGE)
-    sidecar = _Sidecar(args)
-    view = LiveView(Console(stderr=True)) if args.view else None
-    try:
-        with contextlib.ExitStack() as stack:
-            if view is not None:
-                sink = stack.enter_context(open(args.output or os.devnull, "wb"))
-                out, err = sink, sink
-            else:
-                out, err = sys.stdout.buffer, sys.stderr.buffer
-            try:
-                command = Wrapped(argv, args.run_id or time.strftime("run-%Y%m%d-%H%M%S"), out, err)
-            except OSError as error:
-                raise UserError(f"{argv[0]}: {error.strerror} (is it installed and on PATH?)", EXIT_INPUT) from error
-            while not command.finished:
-                blocks = list(command.blocks(timeout=0.25))
-                if blocks:
-                    sidecar.pipeline.feed_blocks(command.source, blocks)
-                    sidecar.pipeline.commit()
-                if view is not None:
-                    view.update(sidecar.pipeline.documents(time.time()), time.time())
-            code = command.wait()
-        sidecar.pipeline.finish(command.source)
-        sidecar.pipeline.commit()
-        if view is not None:
-            view.update(sidecar.pipeline.documents(time.time()), time.time())
-            view.close()
-        runs = sidecar.pipeline.every_document()  # those past retention too, from the store
-        if args.report:
-            _write_report(args.report, _document(sidecar.pipeline, runs), args.jaeger_url)
-        if args.pushgateway:
-            _push(args.pushgateway, sidecar.metrics)
-        if args.linger > 0:
-            time.sleep(args.linger)
-    finally:
-        sidecar.close()
-    failed = any(r["tasks_failed"] for r in runs)
-    if code == 0 and failed and args.fail_on_task_failure:
-        return 1
-    return code if code >= 0 else 128 - code
-
-
-def _document(pipeline: Pipeline, runs: list[dict]) -> dict:
+def document_of(pipeline: Pipeline, runs: list[dict]) -> dict:
     return {"runs": runs, "lines_read": pipeline.lines_read, "lines_unparsed": pipeline.lines_unparsed}
 
 
-def _write_report(path: str, document: dict, jaeger_url: str | None) -> None:
+def write_report(path: str, document: dict, jaeger_url: str | None) -> None:
     try:
         Path(path).write_text(render_report(document, jaeger_url=jaeger_url), encoding="utf-8")
     except OSError as err:
@@ -504,7 +347,9 @@ def _write_report(path: str, document: dict, jaeger_url: str | None) -> None:
 
 
 def _open_store(state_dir: str | None) -> Store:
-    path = _state_path(state_dir)
+    from exporter.sinks.store import Store
+
+    path = state_path(state_dir)
     if path is None or not path.exists():
         raise UserError(f"no store at {path} (start `luigi-exporter watch` or pass --state-dir)", EXIT_CONFIG)
     try:
@@ -514,6 +359,10 @@ def _open_store(state_dir: str | None) -> Store:
 
 
 def _status(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from exporter.sinks.console import LiveView
+
     store = _open_store(args.state_dir)
     view = LiveView(Console())
     try:
@@ -530,12 +379,12 @@ def _status(args: argparse.Namespace) -> int:
 
 def _report(args: argparse.Namespace) -> int:
     if os.path.exists(args.what):
-        pipeline = Pipeline(tz=_zone(args.tz), expected_tasks=args.expected_tasks, redactor=_redactor(args))
+        pipeline = Pipeline(tz=zone(args.tz), expected_tasks=args.expected_tasks, redactor=redactor_of(args))
         reason = is_readable_file(args.what)
         if reason is not None:
             raise UserError(reason, EXIT_INPUT)
         replay_into(pipeline, args.what)
-        document = _document(pipeline, pipeline.documents())
+        document = document_of(pipeline, pipeline.documents())
     else:
         store = _open_store(args.state_dir)
         try:
@@ -545,15 +394,8 @@ def _report(args: argparse.Namespace) -> int:
         if not runs:
             raise UserError(f"{args.what}: neither a log file nor a run id in the store", EXIT_INPUT)
         document = {"runs": runs, "lines_read": 0, "lines_unparsed": 0}
-    _write_report(args.output, document, args.jaeger_url)
+    write_report(args.output, document, args.jaeger_url)
     return 0
-
-
-def _push(url: str, metrics: Exposition) -> None:
-    try:
-        push_to_gateway(url, job="luigi-exporter", registry=metrics)  # type: ignore[arg-type]  # it only collect()s
-    except OSError as err:
-        log.error("pushgateway %s: %s (the figures were not pushed)", url, err)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """The only wiring and the only threads: lines -> parser -> model -> store and sinks.
 
-`replay`, `watch` and `run` all go through `Pipeline.feed`, so the live model is the replay model. The pipeline
-thread is the only writer; HTTP threads read snapshots under `lock`.
+`replay`, `watch` and `run` all go through `Pipeline.feed_blocks`, so the live model is the replay model. The
+pipeline thread is the only writer; HTTP threads read snapshots under `lock`.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import tzinfo
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from exporter.book import Book
 from exporter.contract import live_dict, run_dict
@@ -25,11 +26,13 @@ from exporter.lines import Block, Line
 from exporter.model import AttemptResult, Change, Run
 from exporter.parse import Parser
 from exporter.redact import Redactor
+from exporter.retention import Retention, retained
 from exporter.sinks import Sink
-from exporter.sinks.metrics import Retention, retained
-from exporter.sinks.store import Store
 from exporter.sources.files import read_blocks, run_base_id
-from exporter.sources.tail import Position, Tailer, still_same
+
+if TYPE_CHECKING:  # the live parts (watchdog, SQLite rows): replay loads neither
+    from exporter.sinks.store import Store
+    from exporter.sources.tail import Position, Tailer
 
 __all__ = ["Pipeline", "Rest", "follow"]
 
@@ -100,7 +103,7 @@ class Pipeline:
         return stream
 
     def feed(self, source: str, lines: Iterable[Line]) -> list[Change]:
-        """Apply lines of one source (a wrapped command's, read one by one)."""
+        """Apply lines of one source, one by one (tests feed a build line by line; sources hand Blocks)."""
         stream = self._stream(source)
         changes: list[Change] = []
         with self.lock:
@@ -331,6 +334,8 @@ def catch_up(pipeline: Pipeline, positions: dict[str, Position]) -> dict[str, Po
 
     A file whose first bytes or identity changed while we were down (rotated, rewritten) starts again from 0.
     """
+    from exporter.sources.tail import still_same  # the live part: see TYPE_CHECKING above
+
     valid = {}
     for path, position in positions.items():
         if not still_same(position):

@@ -12,7 +12,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.lines import Line
 from exporter.pipeline import Pipeline
-from exporter.sinks.metrics import Exposition, FamilyCollector, LuigiCollector, Retention
+from exporter.retention import Retention
+from exporter.sinks.metrics import Exposition, FamilyCollector, LuigiCollector
 from exporter.sinks.store import Store
 from exporter.sources.files import read_lines
 

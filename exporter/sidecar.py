@@ -1,0 +1,206 @@
+"""The live sidecar behind `watch` and `run`: store, pipeline, metrics, traces and the HTTP server around one
+pipeline, until a signal stops it. `cli` loads this module only for those two commands."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from typing import TYPE_CHECKING
+
+from prometheus_client import push_to_gateway
+from rich.console import Console
+
+from exporter.cli import (
+    EXIT_CONFIG,
+    EXIT_INPUT,
+    EXIT_PORT,
+    EXIT_USAGE,
+    UserError,
+    document_of,
+    redactor_of,
+    state_path,
+    write_report,
+    zone,
+)
+from exporter.pipeline import Pipeline, catch_up, follow
+from exporter.retention import Retention
+from exporter.server import Server
+from exporter.sinks.console import LiveView
+from exporter.sinks.metrics import Exposition, FamilyCollector, LuigiCollector
+from exporter.sinks.store import Store
+from exporter.sources.tail import Tailer
+from exporter.sources.wrap import Wrapped
+from exporter.webconfig import WebConfigError, load_web_config
+
+if TYPE_CHECKING:
+    from exporter.sinks.traces import TraceSink
+
+__all__ = ["Sidecar", "push", "run", "traces_of", "watch"]
+
+log = logging.getLogger("luigi_exporter")
+
+
+def traces_of(store: Store, args: argparse.Namespace) -> TraceSink:
+    """The OTLP trace sink, delivering; imported only when wanted (the SDK and gRPC take a second to load)."""
+    from exporter.sinks.traces import TraceSink
+
+    try:
+        traces = TraceSink(store, args.outbox_max)
+    except (ValueError, RuntimeError) as err:
+        raise UserError(f"traces: {err}", EXIT_CONFIG) from err
+    traces.start()
+    return traces
+
+
+class Sidecar:
+    """Store, pipeline, metrics and the HTTP server, set up for `watch` and `run` alike."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        try:
+            web = load_web_config(args.web_config) if args.web_config else None
+        except WebConfigError as err:
+            raise UserError(f"--web.config.file {err}", EXIT_CONFIG) from err
+        path = state_path(args.state_dir)
+        try:
+            self.store, rebuilt = Store.open_or_rebuild(path)
+        except Exception as err:  # sqlite3.OperationalError and friends: say which file and what to do
+            raise UserError(f"store {path}: {err} (move it aside or choose another --state-dir)", EXIT_CONFIG) from err
+        if rebuilt is not None:  # a corrupt store: moved aside, the new one is filled from the logs (no positions)
+            log.warning("store: %s; rebuilding it from the logs", rebuilt)
+        otlp = args.otlp
+        if otlp is None:
+            otlp = bool(
+                os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+            )
+        self.traces = traces_of(self.store, args) if otlp else None
+        sinks = [self.traces] if self.traces else []
+        retention = Retention(args.retain_runs, args.retain_for)
+        self.pipeline = Pipeline(
+            self.store,
+            sinks,
+            tz=zone(args.tz),
+            expected_tasks=args.expected_tasks,
+            redactor=redactor_of(args),
+            retention=retention,
+        )
+        self.lag: dict[str, int] = {}
+        runs = LuigiCollector(self.pipeline, self.store, retention, lag=lambda: dict(self.lag))
+        self.metrics = Exposition(
+            [runs, self.traces] if self.traces else [runs],
+            FamilyCollector(self.store),
+            lambda: self.store.stats_version,
+        )
+        host, port = args.listen
+        try:
+            self.server = Server(host, port, self.pipeline, self.metrics, args.jaeger_url, web)
+        except OSError as err:
+            self.close_traces()
+            self.store.close()
+            raise UserError(f"--listen {host}:{port}: {err.strerror} (choose another port)", EXIT_PORT) from err
+        self.server.start()
+        bound = self.server.address
+        scheme = "https" if web is not None and web.tls is not None else "http"
+        log.info("serving %s://%s:%d/ (metrics at /metrics)", scheme, bound[0], bound[1])
+
+    def close(self) -> None:
+        self.server.close()
+        self.close_traces()
+        self.store.close()
+
+    def close_traces(self) -> None:
+        """Flush spans for at most 5 s (SIGTERM), before the store closes; the rest waits in the store."""
+        if self.traces is not None:
+            self.traces.close(timeout=5)
+
+
+def _stop_on_signals(stop: threading.Event) -> None:
+    def handle(signum: int, _frame: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handle)
+    signal.signal(signal.SIGINT, handle)
+
+
+def watch(args: argparse.Namespace) -> int:
+    sidecar = Sidecar(args)
+    stop = threading.Event()
+    _stop_on_signals(stop)
+    try:
+        positions = catch_up(sidecar.pipeline, sidecar.store.positions())
+        tailer = Tailer(args.globs, positions, use_inotify=not args.poll)
+        sidecar.lag = tailer.lag_bytes()
+        signal.signal(signal.SIGHUP, lambda _signum, _frame: tailer.reopen())  # done by the loop's next poll
+        reopened = tailer.reopened
+
+        def refresh_lag() -> None:
+            nonlocal reopened
+            sidecar.lag = tailer.lag_bytes()
+            if tailer.reopened != reopened:
+                reopened = tailer.reopened
+                log.info("SIGHUP: reopened the followed files")
+
+        try:
+            follow(sidecar.pipeline, tailer, stop, after_poll=refresh_lag)
+        finally:
+            tailer.close()
+    finally:
+        sidecar.close()
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
+    if not argv:
+        raise UserError("run needs a command after --, e.g. luigi-exporter run -- luigi --module m Task", EXIT_USAGE)
+    sidecar = Sidecar(args)
+    view = LiveView(Console(stderr=True)) if args.view else None
+    try:
+        with contextlib.ExitStack() as stack:
+            if view is not None:
+                sink = stack.enter_context(open(args.output or os.devnull, "wb"))
+                out, err = sink, sink
+            else:
+                out, err = sys.stdout.buffer, sys.stderr.buffer
+            try:
+                command = Wrapped(argv, args.run_id or time.strftime("run-%Y%m%d-%H%M%S"), out, err)
+            except OSError as error:
+                raise UserError(f"{argv[0]}: {error.strerror} (is it installed and on PATH?)", EXIT_INPUT) from error
+            while not command.finished:
+                blocks = list(command.blocks(timeout=0.25))
+                if blocks:
+                    sidecar.pipeline.feed_blocks(command.source, blocks)
+                    sidecar.pipeline.commit()
+                if view is not None:
+                    view.update(sidecar.pipeline.documents(time.time()), time.time())
+            code = command.wait()
+        sidecar.pipeline.finish(command.source)
+        sidecar.pipeline.commit()
+        if view is not None:
+            view.update(sidecar.pipeline.documents(time.time()), time.time())
+            view.close()
+        runs = sidecar.pipeline.every_document()  # those past retention too, from the store
+        if args.report:
+            write_report(args.report, document_of(sidecar.pipeline, runs), args.jaeger_url)
+        if args.pushgateway:
+            push(args.pushgateway, sidecar.metrics)
+        if args.linger > 0:
+            time.sleep(args.linger)
+    finally:
+        sidecar.close()
+    failed = any(r["tasks_failed"] for r in runs)
+    if code == 0 and failed and args.fail_on_task_failure:
+        return 1
+    return code if code >= 0 else 128 - code
+
+
+def push(url: str, metrics: Exposition) -> None:
+    try:
+        push_to_gateway(url, job="luigi-exporter", registry=metrics)  # type: ignore[arg-type]  # it only collect()s
+    except OSError as err:
+        log.error("pushgateway %s: %s (the figures were not pushed)", url, err)
