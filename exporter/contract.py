@@ -12,11 +12,12 @@ from exporter.model import Attempt, Run, Task, TaskState
 __all__ = ["live_dict", "run_counts", "run_dict", "state_counts", "summary_dict", "task_dict"]
 
 
-def state_counts(run: Run) -> dict[TaskState, int]:
-    """Tasks per state; a run seen only through its summary (no task lines in the log) takes Luigi's numbers."""
+def state_counts(run: Run, of_tasks: list[TaskState] | None = None) -> dict[TaskState, int]:
+    """Tasks per state (`of_tasks`: each task's, in order, when known); a run seen only through its summary (no
+    task lines in the log) takes Luigi's numbers."""
     states = dict.fromkeys(TaskState, 0)
-    for task in run.tasks.values():
-        states[task.state] += 1
+    for state in of_tasks if of_tasks is not None else (task.state for task in run.tasks.values()):
+        states[state] += 1
     if not run.tasks and run.summary is not None:
         s = run.summary
         states[TaskState.DONE] = s.count("completed")
@@ -73,25 +74,29 @@ def attempt_dict(attempt: Attempt) -> dict[str, Any]:
     }
 
 
-def task_dict(task: Task) -> dict[str, Any]:
+def task_dict(task: Task, state: TaskState | None = None) -> dict[str, Any]:
+    """One task in the contract; `state` is `task.state` when the caller has it (a derivation over its attempts)."""
+    state = state or task.state
     last = task.last_attempt
     failed = next((a for a in reversed(task.attempts) if a.error), None)
     return {
         "task_id": task.task_id,
         "family": task.family,
         "params": task.params,
-        "state": task.state.value,
+        "state": state.value,
         "attempts": len(task.attempts),
         "started_at": last.started_at if last else None,
         "ended_at": last.ended_at if last else None,
         "duration_s": last.duration_s if last else None,
         "worker_pid": last.pid if last else None,
-        "error": failed.error if failed and task.state is not TaskState.DONE else task.error,
+        "error": failed.error if failed and state is not TaskState.DONE else task.error,
         "attempt_history": [attempt_dict(a) for a in task.attempts],
     }
 
 
 def run_dict(run: Run) -> dict[str, Any]:
+    tasks = list(run.tasks.values())
+    states = [task.state for task in tasks]
     return {
         "run_id": run.run_id,
         "source": run.source,
@@ -99,9 +104,9 @@ def run_dict(run: Run) -> dict[str, Any]:
         "status": run.status.value,
         "started_at": run.started_at,
         "ended_at": run.ended_at,
-        **run_counts(run),
+        **run_counts(run, state_counts(run, states)),
         "summary": summary_dict(run.summary),
-        "tasks": [task_dict(t) for t in run.tasks.values()],
+        "tasks": [task_dict(task, state) for task, state in zip(tasks, states, strict=True)],
     }
 
 

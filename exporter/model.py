@@ -47,6 +47,9 @@ class AttemptResult(str, Enum):
     NEW_REQUIREMENTS = "new_requirements"  # the attempt yielded dynamic dependencies; the task runs again
 
 
+_BY_SMILEY = {":)": RunStatus.SUCCEEDED, ":(": RunStatus.FAILED, ":|": RunStatus.BLOCKED}
+
+
 @dataclass
 class Attempt:
     number: int
@@ -160,9 +163,10 @@ class Run:
     @property
     def status(self) -> RunStatus:
         if self.summary is not None:
-            return {":)": RunStatus.SUCCEEDED, ":(": RunStatus.FAILED, ":|": RunStatus.BLOCKED}.get(
-                self.summary.smiley, RunStatus.FAILED if self.count(TaskState.FAILED) else RunStatus.SUCCEEDED
-            )
+            status = _BY_SMILEY.get(self.summary.smiley)
+            if status is None:  # no smiley line: judged by the tasks
+                status = RunStatus.FAILED if self.count(TaskState.FAILED) else RunStatus.SUCCEEDED
+            return status
         if self.finished:
             return RunStatus.INCOMPLETE
         return RunStatus.SCHEDULING if self.scheduling else RunStatus.RUNNING

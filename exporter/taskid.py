@@ -65,8 +65,9 @@ def parse_repr(text: str, split: re.Pattern[str] = _PARAM_SPLIT) -> ParsedRepr:
     family, body = m[1], m[2]
     if not body:
         return ParsedRepr(family, {}, True)
-    params, exact = _params(split.split(body))
-    return ParsedRepr(family, params, exact, tuple(_PARAM_SPLIT.split(body)))
+    parts = _PARAM_SPLIT.split(body)
+    params, exact = _params(parts if split is _PARAM_SPLIT else split.split(body))
+    return ParsedRepr(family, params, exact, tuple(parts))
 
 
 def _params(parts: list[str]) -> tuple[dict[str, str], bool]:
@@ -153,7 +154,7 @@ class TaskIndex:
         self._checked: dict[str, dict[str, str]] = {}  # id (as recomputed) -> params, from Checking reprs
         self._checked_families: dict[str, list[ParsedRepr]] = {}
         self._longest_family = 0
-        self._splits: dict[str, re.Pattern[str]] = {}  # family -> boundary pattern of its known param names
+        self._splits: dict[str, tuple[frozenset[str], re.Pattern[str]]] = {}  # family -> known names, boundaries
 
         self._common_names: dict[str, frozenset[str]] = {}  # family -> names every Checking repr of it has
 
@@ -161,8 +162,12 @@ class TaskIndex:
         """A repr split only at the param names its family is known to have: those of a repr that matched an id,
         else those every Checking repr of the family shares (a value `k=v, z=1` adds a `z` no other repr has)."""
         parsed = parse_repr(text)
-        split = self._splits.get(parsed.family)
-        if split is None:
+        known = self._splits.get(parsed.family)
+        if known is not None:
+            names, split = known
+            if parsed.exact and names == parsed.params.keys():
+                return parsed  # cut at exactly the known names already: split at those only, it is the same
+        else:
             common = self._common_names.get(parsed.family)
             if common is None or common.issuperset(parsed.params):
                 return parsed
@@ -171,7 +176,8 @@ class TaskIndex:
 
     def _learn_names(self, parsed: ParsedRepr) -> None:
         if parsed.family not in self._splits and parsed.exact:
-            self._splits[parsed.family] = _boundaries(frozenset(parsed.params))
+            names = frozenset(parsed.params)
+            self._splits[parsed.family] = (names, _boundaries(names))
 
     def families(self) -> Iterable[str]:
         """Families seen in reprs (Checking lines, worker lines) of this build."""
