@@ -64,7 +64,8 @@ def profile(label: str, log: Log, sampler: Sampler, seconds: float) -> Profile:
 
 
 def replay(label: str, log: Log) -> Profile:
-    timed, sampler = run_timed([*EXPORTER, "replay", "--json", str(log.path)], sampler_path=log.path)
+    """One process (`--jobs 1`): RSS against its offset in the file; each of several processes holds about as much."""
+    timed, sampler = run_timed([*EXPORTER, "replay", "--json", "--jobs", "1", str(log.path)], sampler_path=log.path)
     return profile(label, log, sampler, timed.wall)
 
 

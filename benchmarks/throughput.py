@@ -42,31 +42,32 @@ def mtail_command(log: Path) -> list[str]:
     ]
 
 
-def replay_command(log: Path) -> list[str]:
-    return [*EXPORTER, "replay", "--json", str(log)]
+def replay_command(log: Path, jobs: int | None = None) -> list[str]:
+    """replay as a user runs it (as many processes as CPUs), or in `jobs` processes."""
+    return [*EXPORTER, "replay", "--json", *(["--jobs", str(jobs)] if jobs else []), str(log)]
 
 
 @dataclass
 class Throughput:
     lines: int
     size: int
-    replay: list[Timed]
+    replay: list[Timed]  # as a user runs it: a process per CPU
+    replay_one: list[Timed]  # --jobs 1
     mtail: list[Timed]
-    samplers: list[Sampler]  # RSS samples of each replay, reused by the memory benchmark
+    samplers: list[Sampler]  # RSS samples of each one-process replay, reused by the memory benchmark
     mtail_lines: int
 
     def lines_per_s(self, runs: list[Timed], best: bool = True) -> float:
         walls = [t.wall for t in runs]
         return self.lines / (min(walls) if best else median(walls))
 
-    @property
-    def ratio(self) -> float:
-        return self.lines_per_s(self.replay) / self.lines_per_s(self.mtail)
+    def ratio(self, runs: list[Timed]) -> float:
+        return self.lines_per_s(runs) / self.lines_per_s(self.mtail)
 
-    @property
-    def cpu_ratio(self) -> float:
-        """The same ratio in CPU seconds: fairer when a neighbour steals wall time from one run and not another."""
-        return min(t.cpu for t in self.mtail) / min(t.cpu for t in self.replay)
+    def cpu_ratio(self, runs: list[Timed]) -> float:
+        """The same ratio in CPU seconds (all processes'): fairer when a neighbour steals wall time from one run and
+        not another, and a measure of the work done rather than of the cores used."""
+        return min(t.cpu for t in self.mtail) / min(t.cpu for t in runs)
 
 
 def mtail_count(log: Path) -> int:
@@ -84,20 +85,26 @@ def measure(big: Log, repeats: int = 3) -> Throughput:
     if abs(mtail_lines - lines) > lines // 1_000_000:  # mtail prints 7 significant digits
         raise RuntimeError(f"mtail counted {mtail_lines} lines of {log}, which has {lines}: check {MTAIL_PROGRAM}")
     replay: list[Timed] = []
+    replay_one: list[Timed] = []
     mtail: list[Timed] = []
     samplers: list[Sampler] = []
     for _ in range(repeats):
-        timed, sampler = run_timed(replay_command(log), sampler_path=log)
-        replay.append(timed)
+        replay.append(run_timed(replay_command(log))[0])
+        timed, sampler = run_timed(replay_command(log, jobs=1), sampler_path=log)
+        replay_one.append(timed)
         samplers.append(sampler)
         mtail.append(run_timed(mtail_command(log))[0])
-    return Throughput(lines, log.stat().st_size, replay, mtail, samplers, mtail_lines)
+    return Throughput(lines, log.stat().st_size, replay, replay_one, mtail, samplers, mtail_lines)
 
 
-def rows(t: Throughput) -> list[list[str]]:
-    """Table rows: tool, best and median wall time, lines/s, CPU, peak RSS."""
+def rows(t: Throughput, cpus: int) -> list[list[str]]:
+    """Table rows: tool, best and median wall time, lines/s, CPU, peak RSS (of the largest process)."""
     out = []
-    for name, runs in (("luigi-exporter replay --json", t.replay), ("mtail --one_shot (luigi.mtail)", t.mtail)):
+    for name, runs in (
+        (f"luigi-exporter replay --json ({cpus} processes)", t.replay),
+        ("luigi-exporter replay --json --jobs 1", t.replay_one),
+        ("mtail --one_shot (luigi.mtail)", t.mtail),
+    ):
         walls = [r.wall for r in runs]
         out.append(
             [
