@@ -411,7 +411,12 @@ class Parser:
         epoch = self._epoch_cache.get(key)
         if epoch is None:
             try:
-                naive = datetime.strptime(key, "%Y-%m-%d %H:%M:%S")
+                if key.isascii():  # what strptime gives, at a tenth of its cost (and without importing it on a line)
+                    naive = datetime(
+                        int(key[:4]), int(key[5:7]), int(key[8:10]), int(key[11:13]), int(key[14:16]), int(key[17:])
+                    )
+                else:  # digits of other scripts, which strptime takes in some places and not in others
+                    naive = datetime.strptime(key, "%Y-%m-%d %H:%M:%S")
             except ValueError:
                 return arrival
             stamp = naive.replace(tzinfo=self._tz) if self._tz is not None else naive

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from exporter.events import (
     Checking,
@@ -84,6 +86,27 @@ def test_timestamps_with_and_without_milliseconds_and_zone() -> None:
     assert a.time == pytest.approx(base + 0.227) and b.time == base + 1
     (local,) = parse(f"INFO: {INFORMED}")
     assert local.time is None
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    values=st.tuples(*(st.integers(0, top) for top in (9999, 13, 32, 25, 61, 62))),
+    foreign=st.none() | st.integers(0, 18),
+    separator=st.sampled_from([" ", "T"]),
+)
+def test_a_timestamp_reads_as_strptime_reads_it(values: tuple[int, ...], foreign: int | None, separator: str) -> None:
+    """Dates and times in and out of range, a digit of another script anywhere: the time strptime gives, or none
+    where it refuses them."""
+    key = "{:04d}-{:02d}-{:02d} {:02d}:{:02d}:{:02d}".format(*values)
+    if foreign is not None and key[foreign].isdigit():
+        key = key[:foreign] + "٠١٢٣٤٥٦٧٨٩"[int(key[foreign])] + key[foreign + 1 :]
+    (event,) = parse(f"{key[:10]}{separator}{key[11:]} - luigi-interface - INFO - {INFORMED}")
+    try:
+        expected = datetime.strptime(key, "%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        assert event.time is None
+    else:
+        assert event.time == expected.replace(tzinfo=timezone.utc).timestamp()
 
 
 def test_worker_lines_carry_pid_worker_and_repr() -> None:
