@@ -73,7 +73,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--watch-big", action="store_true", help="measure watch's memory on the big log too (slow)")
     p.add_argument("--data", type=Path, default=DATA, help="cache of generated logs (default benchmarks/.data)")
     p.add_argument("--out", type=Path, help="where results.md goes (default benchmarks/results.md)")
-    p.add_argument("--readme", type=Path, help="also put the results between the bench markers of this file")
+    p.add_argument(
+        "--readme",
+        type=Path,
+        action="append",
+        default=[],
+        help="also put the results between the bench markers of this file (repeatable)",
+    )
     return p
 
 
@@ -173,8 +179,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = args.out or (ROOT / "benchmarks" / "results.md")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text + "\n")
-    if args.readme is not None:
-        _update_readme(args.readme, text)
+    for readme in args.readme:
+        _update_readme(readme, text)
     print("\n" + "\n".join(table(["Benchmark", "Figure", "Goal", "Met"], ctx.summary)))
     print(f"\nwritten {out} in {seconds:.0f} s")
     return 0
