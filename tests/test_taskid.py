@@ -39,6 +39,15 @@ def test_parse_repr_gives_luigis_id_when_the_repr_is_unambiguous(value: str) -> 
         assert task_id_str(parsed.family, parsed.params) == task.task_id
 
 
+@given(
+    family=st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,20}", fullmatch=True),
+    params=st.dictionaries(st.from_regex(r"[a-z_][a-z0-9_]{0,10}", fullmatch=True), values, max_size=6),
+)
+def test_task_id_str_is_luigis_for_any_params(family: str, params: dict[str, str]) -> None:
+    """Any names and values (quotes, backslashes, controls, any script): Luigi's own task_id_str, byte for byte."""
+    assert task_id_str(family, params) == luigi.task.task_id_str(family, params)
+
+
 def _replay_lines(tasks: list[luigi.Task]) -> Book:
     """Feed a Book exactly the facts Luigi logs for a build of these tasks (its own repr and id strings)."""
     book = Book("src", "run")
