@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import NamedTuple
 
 from exporter.events import Summary
 from exporter.taskid import TaskIndex
@@ -110,11 +111,11 @@ class Task:
 _NOT_FAILED = (AttemptResult.RUNNING, AttemptResult.SUCCESS, AttemptResult.NEW_REQUIREMENTS)
 
 
-@dataclass(frozen=True, eq=False)
-class Change:
+class Change(NamedTuple):
     """What one event changed, for sinks to read: the run, and the task and attempt where one was touched.
 
     `ended` with an attempt: the attempt ended; without: the run ended. Sinks read these objects, never write them.
+    A tuple: one is made per event, and a frozen dataclass cost ~1 µs to make, a tuple ~0.4.
     """
 
     run: Run

@@ -88,6 +88,21 @@ OTHERS = [
     "2026-01-02 03:04:10 - app - INFO - a Worker and a Task in chatter",
     "===== Luigi Execution Summary =====",
     "",
+    # every other line Luigi writes (each found by its own literal), and near misses that make no event
+    "2026-01-02 03:04:11 - luigi-interface - INFO - Running Worker with 2 processes",
+    "2026-01-02 03:04:11 - luigi-interface - INFO - Task D_1_0123456789 died unexpectedly with exit code -9",
+    "2026-01-02 03:04:11 - luigi-interface - INFO - Task D_1_0123456789 died unexpectedly",
+    "ERROR: Task D_1_0123456789 timed out after 2.5 seconds and was terminated.",
+    "2026-01-02 03:04:12 - luigi-interface - WARNING - Data for D(x=1) does not exist (yet?). The task is an "
+    "external data dependency, so it cannot be run and must be created elsewhere.",
+    "2026-01-02 03:04:12 - luigi-interface - ERROR - Will not run D(x=1) or any dependencies due to error in "
+    "deps() method:",
+    "2026-01-02 03:04:12 - luigi-interface - ERROR - Luigi unexpected framework error while scheduling D(x=1)",
+    "2026-01-02 03:04:13 - luigi.scheduler - DEBUG - D_1_0123456789 task num failures is 1 and limit is 3",
+    "2026-01-02 03:04:13 - luigi.scheduler - DEBUG - D_1_0123456789 task num failures limit(3) is exceeded",
+    "2026-01-02 03:04:13 - luigi-interface - INFO - Worker Worker(salt=1, workers=1, host=h, username=u, pid=1) was "
+    "stopped. Shutting down Keep-Alive thread",
+    "2026-01-02 03:04:14 - luigi-interface - INFO - Done scheduling",
 ]
 
 
