@@ -110,6 +110,23 @@ def test_a_process_killed_is_read_past_by_the_one_before(
     assert caplog.text.count("a replay process failed (exit status -9): reading on in one") == 2
 
 
+def test_files_one_after_another_each_cut(tmp_path: Path, builds: dict[str, bytes]) -> None:
+    """Several files into one pipeline (as `replay a b` reads them), each cut: the processes forked for the second
+    hold the first one's readers too, and number the second's runs from its own first."""
+    parts = [builds["failing"], builds["dual"]] * 3
+    first, second = _log(tmp_path / "first.log", parts), _log(tmp_path / "second.log", parts[::-1])
+    out, cut_out = io.StringIO(), io.StringIO()
+    pipeline, document = Pipeline(), JsonRuns(out)
+    for path in (first, second):
+        replay_into(pipeline, path, document.write)
+    document.end(pipeline.lines_read, pipeline.lines_unparsed)
+    pipeline, document = Pipeline(), JsonRuns(cut_out)
+    took_over = sum(replay_json(pipeline, path, document, cuts(path, 3, min_segment=1)) for path in (first, second))
+    document.end(pipeline.lines_read, pipeline.lines_unparsed)
+    assert cut_out.getvalue() == out.getvalue() and took_over == 4
+    assert '"run_id": "second.log#2"' in out.getvalue()
+
+
 def test_replay_jobs_on_a_big_log(tmp_path: Path, builds: dict[str, bytes], capsys: pytest.CaptureFixture[str]) -> None:
     """The CLI cuts a log big enough for two segments of 8 MiB, and writes what one process writes."""
     copies = 16 * 2**20 // len(builds["failing"]) + 1
