@@ -157,7 +157,7 @@ class TaskIndex:
         self._checked: dict[str, dict[str, str]] = {}  # id (as recomputed) -> params, from Checking reprs
         self._checked_families: dict[str, list[ParsedRepr]] = {}
         self._longest_family = 0
-        self._splits: dict[str, tuple[frozenset[str], re.Pattern[str]]] = {}  # family -> known names, boundaries
+        self._splits: dict[str, frozenset[str]] = {}  # family -> its param names, from a repr that matched an id
 
         self._common_names: dict[str, frozenset[str]] = {}  # family -> names every Checking repr of it has
 
@@ -165,11 +165,11 @@ class TaskIndex:
         """A repr split only at the param names its family is known to have: those of a repr that matched an id,
         else those every Checking repr of the family shares (a value `k=v, z=1` adds a `z` no other repr has)."""
         parsed = parse_repr(text)
-        known = self._splits.get(parsed.family)
-        if known is not None:
-            names, split = known
+        names = self._splits.get(parsed.family)
+        if names is not None:
             if parsed.exact and names == parsed.params.keys():
                 return parsed  # cut at exactly the known names already: split at those only, it is the same
+            split = _boundaries(names)  # compiled only here, for the rare repr a value's `, x=` cut wrongly
         else:
             common = self._common_names.get(parsed.family)
             if common is None or common.issuperset(parsed.params):
@@ -179,8 +179,7 @@ class TaskIndex:
 
     def _learn_names(self, parsed: ParsedRepr) -> None:
         if parsed.family not in self._splits and parsed.exact:
-            names = frozenset(parsed.params)
-            self._splits[parsed.family] = (names, _boundaries(names))
+            self._splits[parsed.family] = frozenset(parsed.params)
 
     def families(self) -> Iterable[str]:
         """Families seen in reprs (Checking lines, worker lines) of this build."""
