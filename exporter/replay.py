@@ -12,7 +12,7 @@ from exporter.model import Run
 from exporter.pipeline import Pipeline
 from exporter.sources.files import read_blocks
 
-__all__ = ["JsonRuns", "read_range", "replay_file", "replay_into", "without_id"]
+__all__ = ["JsonRuns", "Settled", "finish", "read_range", "replay_file", "replay_into", "without_id"]
 
 Settled = Callable[[list[Run]], None]
 
