@@ -12,17 +12,23 @@ import re
 import sys
 import time
 from collections.abc import Sequence
-from datetime import tzinfo
-from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from exporter.contract import run_counts
 from exporter.model import Run
+from exporter.options import (
+    EXIT_CONFIG,
+    EXIT_INPUT,
+    EXIT_USAGE,
+    UserError,
+    document_of,
+    redactor_of,
+    state_path,
+    write_report,
+    zone,
+)
 from exporter.pipeline import Pipeline
-from exporter.redact import DEFAULT_NAMES, Redactor
 from exporter.replay import JsonRuns, replay_into
-from exporter.report import render_report
 from exporter.segments import cuts, replay_json
 from exporter.sources.files import expand, is_readable_file
 
@@ -30,39 +36,6 @@ if TYPE_CHECKING:
     from exporter.sinks.store import Store
 
 __all__ = ["main"]
-
-EXIT_INPUT = 2  # a log file that can't be read
-EXIT_USAGE = 64  # bad arguments or options, syntax included (argparse's own 2 would read as "unreadable input")
-EXIT_PORT = 69  # the port to listen on is taken or not ours
-EXIT_CONFIG = 78  # a state directory or config file we can't use
-
-log = logging.getLogger("luigi_exporter")
-
-
-class UserError(Exception):
-    """A problem the user can fix; the message is the one line they see, `code` the exit status."""
-
-    def __init__(self, message: str, code: int) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-def zone(name: str | None) -> tzinfo | None:
-    if name is None:
-        return None
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as err:
-        raise UserError(f"--tz {name}: unknown time zone (use an IANA name such as UTC)", EXIT_USAGE) from err
-
-
-def redactor_of(args: argparse.Namespace) -> Redactor:
-    for pattern in args.redact:
-        try:
-            re.compile(pattern)
-        except re.error as err:
-            raise UserError(f"--redact {pattern!r}: {err} (give a regular expression)", EXIT_USAGE) from err
-    return Redactor([*DEFAULT_NAMES, *args.redact])
 
 
 def _listen(value: str) -> tuple[str, int]:
@@ -317,33 +290,6 @@ def _run_line(run: Run) -> str:
 
 
 # -- the live sidecar ----------------------------------------------------------------------------------------------
-
-
-def state_path(value: str | None) -> Path | None:
-    if value == "none":
-        return None
-    base = Path(value) if value else Path(os.environ.get("XDG_STATE_HOME", Path.home() / ".local" / "state"))
-    directory = base if value else base / "luigi-exporter"
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise UserError(f"--state-dir {directory}: {err.strerror} (choose a writable directory)", EXIT_CONFIG) from err
-    return directory / "luigi-exporter.sqlite"
-
-
-def document_of(pipeline: Pipeline, runs: list[dict]) -> dict:
-    return {"runs": runs, "lines_read": pipeline.lines_read, "lines_unparsed": pipeline.lines_unparsed}
-
-
-def write_report(path: str, document: dict, jaeger_url: str | None) -> None:
-    try:
-        Path(path).write_text(render_report(document, jaeger_url=jaeger_url), encoding="utf-8")
-    except OSError as err:
-        raise UserError(f"{path}: {err.strerror} (choose a writable path for the report)", EXIT_CONFIG) from err
-    log.info("report written to %s", path)
-
-
-# -- reading the store ----------------------------------------------------------------------------------------------
 
 
 def _open_store(state_dir: str | None) -> Store:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from prometheus_client import push_to_gateway
 from rich.console import Console
 
-from exporter.cli import (
+from exporter.options import (
     EXIT_CONFIG,
     EXIT_INPUT,
     EXIT_PORT,
