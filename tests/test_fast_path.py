@@ -15,7 +15,7 @@ from conftest import run_demo
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from exporter.events import Event, Summary
+from exporter.events import Event, Summary, TaskFailed
 from exporter.lines import Block, Line, decode_line
 from exporter.parse import Parser
 from exporter.sources import files, tail
@@ -103,6 +103,24 @@ OTHERS = [
     "2026-01-02 03:04:13 - luigi-interface - INFO - Worker Worker(salt=1, workers=1, host=h, username=u, pid=1) was "
     "stopped. Shutting down Keep-Alive thread",
     "2026-01-02 03:04:14 - luigi-interface - INFO - Done scheduling",
+    # Luigi's lines with what its patterns must not misread: blanks, long fractions, other digits, phrases in reprs
+    "2026-01-02 03:04:15 - luigi-interface - INFO - Informed scheduler that task   D_1_0123456789   has status   DONE ",
+    "2026-01-02 03:04:15,1234567 - luigi-interface - INFO - Informed scheduler that task   D_2_0123456789   has "
+    "status   PENDING",
+    "2026-01-02 03:04:15.5 - luigi-interface - INFO - Informed scheduler that task   D_3   has status   Pending1",
+    "2026-01-02 03:04:16 - luigi-interface - INFO - [pid 7] Worker Worker(salt=1, workers=1, host=h, username=u, "
+    "pid=1) done      D(x=Informed scheduler that task   D_1_0123456789   has status   FAILED)",
+    "2026-01-02 03:04:16 - luigi-interface - INFO - [pid ٣] Worker Worker(salt=1, workers=1, host=h, username=u, "
+    "pid=1) running   D(x=1)",
+    "2026-01-02 03:04:16 - luigi-interface - INFO - [pid 7] Worker Worker(salt=1, workers=1, host=h, username=u, "
+    "pid=1) running\tD(x=1)",
+    "2026-01-02 03:04:16 - luigi-interface - INFO - [pid 7] Worker Worker(salt=1, workers=1, host=h, username=u, "
+    "pid=1) new requirements      D(x=日本)",
+    "2026-01-02 03:04:17 - luigi-interface - DEBUG - Checking if D(x=] Worker is here) is complete",
+    "2026-01-02 03:04:17 - luigi-interface - DEBUG - Checking if D(x===== Luigi Execution Summary =====) is complete",
+    "2026-01-02 03:04:17 - luigi-interface - DEBUG - Checking if D(x=日本, y=is complete) is complete",
+    "2026-01-02 03:04:17 - my app - DEBUG - Checking if D(x=1) is complete",
+    "2026-01-02 03:04:17 - luigi-interface - DEBUG - Checking if  is complete",
 ]
 
 
@@ -137,6 +155,47 @@ def test_feed_block_reads_what_feed_reads(
         events = [e for block in files.read_blocks(str(path)) for e in parser.feed_block(block, "s")]
     events.extend(parser.flush())
     assert (events, parser.lines_read, parser.lines_unparsed) == _events_line_by_line(content)
+
+
+def test_luigi_lines_with_bytes_that_are_not_utf8(tmp_path: Path, demo_lines: list[str]) -> None:
+    """Invalid UTF-8 inside a repr, an id and a worker's host: what `feed` gives after decoding the whole line."""
+    head = b"2026-01-02 03:04:05,678 - luigi-interface - "
+    worker = b"Worker(salt=1, workers=1, host=h\xff\xfe, username=u, pid=1)"
+    lines = [
+        head + b"DEBUG - Checking if D(x=\xe6\x97, y=\xc3) is complete",
+        head + b"INFO - [pid 9] Worker " + worker + b" running   D(x=\xe6\x97, y=\xc3)",
+        head + b"INFO - Informed scheduler that task   D_\xe6_0123456789   has status   DONE",
+        head + b"INFO - [pid 9] Worker " + worker + b" failed    D(x=\xe6\x97, y=\xc3)\xe6",
+    ]
+    content = b"\n".join([*(line.encode() for line in demo_lines[:50]), *lines, b"Traceback: x"]) + b"\n"
+    parser = Parser()
+    path = tmp_path / "log"
+    path.write_bytes(content)
+    events = [e for block in files.read_blocks(str(path)) for e in parser.feed_block(block, "s")]
+    events.extend(parser.flush())
+    assert (events, parser.lines_read, parser.lines_unparsed) == _events_line_by_line(content)
+    assert any(isinstance(e, TaskFailed) for e in events)
+
+
+def test_a_summary_cut_by_a_record_in_the_common_layout(tmp_path: Path, demo_lines: list[str]) -> None:
+    """A summary block whose writer died (its mark, then other records): the first Luigi record after the mark ends
+    the block, and what follows is chatter, on the fast path too."""
+    texts = [
+        *demo_lines[:30],
+        "===== Luigi Execution Summary =====",
+        "2026-01-02 03:04:05 - luigi-interface - DEBUG - Checking if D(x=1) is complete",
+        "Scheduled 3 tasks of which:",
+        "* 3 ran successfully:",
+        "INFO: Done scheduling tasks",
+    ]
+    content = "\n".join(texts).encode() + b"\n"
+    path = tmp_path / "log"
+    path.write_bytes(content)
+    parser = Parser()
+    events = [e for block in files.read_blocks(str(path)) for e in parser.feed_block(block, "s")]
+    events.extend(parser.flush())
+    assert (events, parser.lines_read, parser.lines_unparsed) == _events_line_by_line(content)
+    assert not any(isinstance(e, Summary) for e in events)
 
 
 def test_whole_real_build_in_one_block(tmp_path: Path, demo_lines: list[str]) -> None:
