@@ -31,20 +31,20 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Event:
     time: float | None = field(default=None, compare=False)
     offset: int = field(default=0, compare=False)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Checking(Event):
     """`Checking if X is complete`: the scheduling walk, not a start."""
 
     repr: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Informed(Event):
     """The worker told the scheduler a task's status (PENDING, DONE, FAILED, UNKNOWN, DISABLED...)."""
 
@@ -52,19 +52,19 @@ class Informed(Event):
     status: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DoneScheduling(Event):
     """`Done scheduling tasks`: the dependency walk of one build is over."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RunningWorker(Event):
     """`Running Worker with N processes`."""
 
     processes: int = 1
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class WorkerTaskEvent(Event):
     """A line a worker writes about one task: `[pid P] Worker Worker(...) <verb> Repr`."""
 
@@ -73,34 +73,34 @@ class WorkerTaskEvent(Event):
     repr: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TaskStarted(WorkerTaskEvent):
     """`running`: an attempt starts."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TaskDone(WorkerTaskEvent):
     """`done`: an attempt succeeded."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TaskFailed(WorkerTaskEvent):
     """`failed`: an attempt raised; its traceback follows as a FailureDetail."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TaskNewRequirements(WorkerTaskEvent):
     """`new requirements`: the attempt yielded dynamic dependencies and goes back to pending."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FailureDetail(Event):
     """The traceback lines that followed the last failure-like record of the same stream."""
 
     text: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Died(Event):
     """`Task X died unexpectedly with exit code N` (main process; no `failed` line follows)."""
 
@@ -108,7 +108,7 @@ class Died(Event):
     exit_code: int = 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TimedOut(Event):
     """`Task X timed out after N seconds and was terminated.`"""
 
@@ -116,28 +116,28 @@ class TimedOut(Event):
     seconds: float = 0.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MissingData(Event):
     """`Data for X does not exist (yet?)`: an external dependency is missing."""
 
     repr: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CompleteError(Event):
     """`Will not run X or any dependencies due to error in complete()|deps() method`."""
 
     repr: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SchedulingError(Event):
     """`Luigi unexpected framework error while scheduling X` (e.g. the central scheduler is unreachable)."""
 
     repr: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SchedulerRetry(Event):
     """luigi.scheduler DEBUG `X task num failures is N and limit is L`."""
 
@@ -146,7 +146,7 @@ class SchedulerRetry(Event):
     limit: int = 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SchedulerDisabled(Event):
     """luigi.scheduler DEBUG `X task num failures limit(L) is exceeded`: the task is disabled."""
 
@@ -154,14 +154,14 @@ class SchedulerDisabled(Event):
     limit: int = 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class WorkerStopped(Event):
     """`Worker W was stopped. Shutting down Keep-Alive thread`: the build's last line before its summary."""
 
     worker: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Summary(Event):
     """The whole `===== Luigi Execution Summary =====` block, as counts per category.
 
