@@ -154,9 +154,9 @@ class TaskIndex:
         self._dropped: dict[str, frozenset[str]] = {}
         self._opaque: set[str] = set()  # families whose ids could not be recomputed from their reprs
         self._by_prefix: dict[str, list[str]] = {}  # "Family_summary" -> ids
-        self._checked: dict[str, dict[str, str]] = {}  # id (as recomputed) -> params, from Checking reprs
+        self._checked: dict[str, tuple[str, dict[str, str]]] = {}  # id (recomputed) -> family, params: Checking reprs
         self._checked_families: dict[str, list[ParsedRepr]] = {}
-        self._longest_family = 0
+        self._underscored: list[str] = []  # those of the families above that hold a `_` (few pipelines name so)
         self._splits: dict[str, frozenset[str]] = {}  # family -> its param names, from a repr that matched an id
 
         self._common_names: dict[str, frozenset[str]] = {}  # family -> names every Checking repr of it has
@@ -189,8 +189,11 @@ class TaskIndex:
         self._by_prefix.setdefault(task_id[: -(_TRUNCATE_HASH + 1)], []).append(task_id)
 
     def add_checked(self, parsed: ParsedRepr) -> None:
-        reprs = self._checked_families.setdefault(parsed.family, [])
-        self._longest_family = max(self._longest_family, len(parsed.family))
+        reprs = self._checked_families.get(parsed.family)
+        if reprs is None:
+            reprs = self._checked_families[parsed.family] = []
+            if "_" in parsed.family:
+                self._underscored.append(parsed.family)
         if parsed not in reprs:
             common = self._common_names.get(parsed.family)
             self._common_names[parsed.family] = (
@@ -198,29 +201,35 @@ class TaskIndex:
             )
             reprs.append(parsed)
             if parsed.exact:
-                self._checked.setdefault(*self._id_of(parsed.family, parsed.params))
+                self._check(parsed)
+
+    def _check(self, parsed: ParsedRepr) -> None:
+        """Note the id a Checking repr's params make, with the family that made it."""
+        task_id, public = self._id_of(parsed.family, parsed.params)
+        self._checked.setdefault(task_id, (parsed.family, public))
 
     def describe(self, task_id: str) -> tuple[str, dict[str, str]] | None:
-        """Family and params of a scheduler-side id, from the reprs of Checking lines seen before it."""
+        """Family and params of a scheduler-side id, from the reprs of Checking lines seen before it: the repr whose
+        params make the id (its family, not merely one the id starts with: `Prep` and `Prep_Data`), else by learning
+        which params the id leaves out, family by family."""
+        checked = self._checked.get(task_id)
+        if checked is not None:
+            return checked
         for family in self._families_of(task_id):
-            reprs = self._checked_families[family]
-            params = self._checked.get(task_id)
-            if params is None and family not in self._dropped and family not in self._opaque:
+            if family not in self._dropped and family not in self._opaque:
+                reprs = self._checked_families[family]
                 found = next((f for parsed in reprs if (f := self._learn(parsed, {task_id}.__contains__))), None)
-                params = found[1] if found else None
-            if params is not None:
-                return family, params
+                if found is not None:
+                    return family, found[1]
         return None
 
     def _families_of(self, task_id: str) -> list[str]:
         """The families of Checking reprs that `task_id` starts with (then `_`), in the order they were first seen:
-        looked up at each `_` of the id rather than tried one by one (a build has dozens of families)."""
-        found = []
-        i = task_id.find("_", 0, self._longest_family + 1)
-        while i != -1:
-            if task_id[:i] in self._checked_families:
-                found.append(task_id[:i])
-            i = task_id.find("_", i + 1, self._longest_family + 1)
+        a family without `_` can only be the id's head (all before its first `_`), looked up at once; the few with
+        one are tried one by one (a build has dozens of families; an id's readable part holds many `_`)."""
+        head = task_id.partition("_")[0]
+        found = [head] if head in self._checked_families else []
+        found += [family for family in self._underscored if task_id.startswith(family + "_")]
         if len(found) > 1:
             order = list(self._checked_families)
             found.sort(key=order.index)
@@ -257,7 +266,7 @@ class TaskIndex:
                     self._dropped[parsed.family] = frozenset(params) - frozenset(subset)
                     for other in self._checked_families.get(parsed.family, []):
                         if other.exact:
-                            self._checked.setdefault(*self._id_of(other.family, other.params))
+                            self._check(other)
                     return task_id, subset
         return None
 

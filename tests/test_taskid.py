@@ -26,6 +26,19 @@ class WithPrivate(luigi.Task):
     hidden = luigi.Parameter(default="h", visibility=ParameterVisibility.HIDDEN)
 
 
+class Prep(luigi.Task):
+    name = luigi.Parameter()
+
+
+class Prep_Data(luigi.Task):  # a family holding `_`, whose head is another family
+    name = luigi.Parameter()
+
+
+class Prep_Data_v2(luigi.Task):
+    secret = luigi.Parameter(default="s", visibility=ParameterVisibility.PRIVATE)
+    name = luigi.Parameter()
+
+
 values = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=30) | st.sampled_from(
     ["a, b", "k=v, z=1", 'q"uo"te', "[x]", r"C:\dir\f.txt", "日本語", ", name=x", ")", ""]
 )
@@ -75,3 +88,15 @@ def test_every_task_of_a_build_is_found_from_its_repr(names: list[str], private:
         task = run.tasks[t.task_id]
         assert task.state.value == "done" and len(task.attempts) == 1
         assert task.params == t.to_str_params(only_significant=True, only_public=True)
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.sampled_from([Prep, Prep_Data, Prep_Data_v2]), values), min_size=1, max_size=8))
+def test_families_holding_underscores_and_prefixes_of_each_other(picks: list[tuple[type, str]]) -> None:
+    """Ids like `Prep_Data_v2_x_0123456789` start with three families' names: each task is described by its own."""
+    tasks = list({t.task_id: t for t in (cls(name=name) for cls, name in picks)}.values())
+    (run,) = _replay_lines(tasks).runs
+    assert sorted(run.tasks) == sorted(t.task_id for t in tasks)
+    for t in tasks:
+        assert run.tasks[t.task_id].family == t.task_family
+        assert run.tasks[t.task_id].params == t.to_str_params(only_significant=True, only_public=True)
