@@ -404,8 +404,11 @@ class Parser:
     def _time(self, text: str, arrival: float | None) -> float | None:
         """The line's own timestamp, else the time it was read (`arrival`, None in replay)."""
         epoch = self._epoch_cache.get(text[:19])  # most lines start with their timestamp: no search for those
-        if epoch is not None and (m := _FRACTION.match(text, 19)) is not None:
-            return epoch + (int(m[1]) / 10 ** len(m[1]) if m[1] else 0.0)
+        if epoch is not None:
+            if text[19:20] not in (",", "."):  # whole seconds: what _FRACTION would find is nothing
+                return epoch
+            m = _FRACTION.match(text, 19)
+            return epoch + (int(m[1]) / 10 ** len(m[1]) if m and m[1] else 0.0)
         m = _TIMESTAMP.search(text, 0, 64)
         if m is None:
             return arrival

@@ -109,6 +109,16 @@ def test_a_timestamp_reads_as_strptime_reads_it(values: tuple[int, ...], foreign
         assert event.time == expected.replace(tzinfo=timezone.utc).timestamp()
 
 
+def test_a_second_of_the_same_stamp_with_and_without_a_fraction() -> None:
+    """The cached second: a fraction after a comma or a dot counts, a comma without digits does not."""
+    tails = {"": "PENDING", ",x": "DONE", ".25": "FAILED", ",5": "UNKNOWN"}  # other statuses: no echoes
+    events = parse(
+        *(f"2026-11-24 23:05:17{tail} - luigi-interface - INFO - {INFORMED[:-7]}{s}" for tail, s in tails.items())
+    )
+    base = datetime(2026, 11, 24, 23, 5, 17, tzinfo=timezone.utc).timestamp()
+    assert [e.time for e in events] == [base, base, base + 0.25, base + 0.5]
+
+
 def test_worker_lines_carry_pid_worker_and_repr() -> None:
     events = parse(
         f"INFO: {RUNNING}",
