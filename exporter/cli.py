@@ -19,6 +19,7 @@ from exporter.model import Run
 from exporter.options import (
     EXIT_CONFIG,
     EXIT_INPUT,
+    EXIT_PIPE,
     EXIT_USAGE,
     UserError,
     document_of,
@@ -193,6 +194,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return err.code
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `replay --json ... | head`: the reader left, which is no error to report
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nor at exit, when Python flushes stdout
+        return EXIT_PIPE
 
 
 # -- replay ------------------------------------------------------------------------------------------------------
@@ -243,6 +247,8 @@ def _replay(args: argparse.Namespace) -> int:
                     replay_json(pipeline, path, streaming, cuts(path, args.jobs))
                 else:
                     replay_into(pipeline, path, write if streamed else None)
+            except BrokenPipeError:
+                raise  # writing, not reading, failed: the reader of our output left (see main)
             except OSError as err:
                 raise UserError(f"{path}: {err.strerror or err}", EXIT_INPUT) from err
             pipeline.commit()

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 __all__ = [
     "EXIT_CONFIG",
     "EXIT_INPUT",
+    "EXIT_PIPE",
     "EXIT_PORT",
     "EXIT_USAGE",
     "UserError",
@@ -34,6 +35,7 @@ EXIT_INPUT = 2  # a log file that can't be read
 EXIT_USAGE = 64  # bad arguments or options, syntax included (argparse's own 2 would read as "unreadable input")
 EXIT_PORT = 69  # the port to listen on is taken or not ours
 EXIT_CONFIG = 78  # a state directory or config file we can't use
+EXIT_PIPE = 141  # the reader of our output went away (128 + SIGPIPE, as a shell reports a process it killed)
 
 log = logging.getLogger("luigi_exporter")
 

@@ -94,3 +94,19 @@ def test_human_summary_names_the_failure(tmp_path: Path) -> None:
         "23 upstream failed"
     )
     assert failure.startswith("    failed  SWOTAnalysisTask: Exception: Failed to run SWOTAnalysisTask")
+
+
+def test_a_reader_that_leaves_early_is_no_error(tmp_path: Path) -> None:
+    """`replay --json ... | head -c 100`: the pipe closes mid-document; no traceback, exit 141 (as SIGPIPE)."""
+    run_dir = tmp_path / "PlanExe_pipe"
+    run_demo(run_dir, "--workers", "2", "--speed", "0")
+    log = (run_dir / "log.txt").read_bytes()
+    big = tmp_path / "big.log"
+    big.write_bytes(log * 40)
+    proc = subprocess.Popen(
+        [*CLI, "replay", "--json", str(big)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert proc.stdout is not None and proc.stdout.read(100).startswith(b'{"runs": [')
+    proc.stdout.close()
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 141 and b"Traceback" not in stderr, stderr.decode()[-2000:]
