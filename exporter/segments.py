@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import mmap
 import os
 import pickle
 import signal
@@ -31,6 +30,7 @@ from exporter.model import Run
 from exporter.parse import BUILD_STARTS_AFTER, Parser
 from exporter.pipeline import Pipeline, Rest
 from exporter.replay import JsonRuns, Settled, finish, read_range, replay_into, without_id
+from exporter.sources.files import read_blocks
 
 __all__ = ["MIN_SEGMENT", "cuts", "replay_json"]
 
@@ -47,18 +47,39 @@ def cuts(path: str, parts: int, min_segment: int = MIN_SEGMENT) -> list[int]:
     the start of the first `Checking if` line after a summary past its share of the file."""
     size = os.path.getsize(path)
     parts = min(parts, size // max(1, min_segment))
-    if parts < 2:
-        return []
-    summary, checking = BUILD_STARTS_AFTER
     found: list[int] = []
-    with open(path, "rb") as f, mmap.mmap(f.fileno(), size, access=mmap.ACCESS_READ) as data:
-        for k in range(1, parts):
-            mark = data.find(summary, max(k * size // parts, found[-1] if found else 0))
-            line = data.find(checking, mark) if mark != -1 else -1
-            if line == -1:
-                break
-            found.append(data.rfind(b"\n", 0, line) + 1)
+    for k in range(1, max(parts, 1)):
+        start = _build_start(path, max(k * size // parts, found[-1] if found else 0))
+        if start is None:
+            break
+        found.append(start)
     return sorted(set(found))
+
+
+def _build_start(path: str, offset: int) -> int | None:
+    """The start of the first `Checking if` line after a summary mark, from the first whole line at `offset` on.
+    Read, not mapped: a file truncated meanwhile only ends the search (a mapping would fault past its end)."""
+    with open(path, "rb") as f:
+        f.seek(max(0, offset - 1))  # from the byte before: at a line's start, readline reads only its newline
+        while offset and (piece := f.readline(_LONGEST_FIRST_LINE)) and not piece.endswith(b"\n"):
+            pass  # a long line, read past in bounded pieces
+        offset = f.tell() if offset else 0
+    summary, checking = BUILD_STARTS_AFTER
+    seen = False
+    for block in read_blocks(path, offset):
+        if block.cut:  # the head of one overlong line: no place to cut at
+            continue
+        data, base = block.data, block.end - len(block.data)
+        i = 0
+        if not seen:
+            i = data.find(summary)
+            if i == -1:
+                continue
+            seen = True
+        i = data.find(checking, i)
+        if i != -1:
+            return base + data.rfind(b"\n", 0, i) + 1
+    return None
 
 
 def replay_json(pipeline: Pipeline, path: str, out: JsonRuns, starts: list[int]) -> int:

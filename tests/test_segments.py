@@ -127,6 +127,23 @@ def test_files_one_after_another_each_cut(tmp_path: Path, builds: dict[str, byte
     assert '"run_id": "second.log#2"' in out.getvalue()
 
 
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(parts=st.integers(2, 9), long_line=st.integers(0, 3))
+def test_cuts_are_build_starts(tmp_path: Path, builds: dict[str, bytes], parts: int, long_line: int) -> None:
+    """Every cut starts a `Checking if` line that follows a summary, also with lines over 1 MiB around; a file that
+    shrank since its size was taken (rotated, truncated) ends the search without a fault."""
+    chunks = [builds["failing"], b"x" * (1 << 20) * long_line + b"\n", builds["dual"], builds["failing"]]
+    path = _log(tmp_path / "cuts.log", chunks)
+    data = Path(path).read_bytes()
+    for cut in cuts(path, parts, min_segment=1):
+        line = data[cut : data.index(b"\n", cut)]
+        assert data[cut - 1 : cut] == b"\n" and b"Checking if " in line
+        assert b"===== Luigi Execution Summary =====" in data[:cut]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(os.path, "getsize", lambda _path: 10 * len(data))
+        assert all(cut < len(data) for cut in cuts(path, parts, min_segment=1))
+
+
 def test_replay_jobs_on_a_big_log(tmp_path: Path, builds: dict[str, bytes], capsys: pytest.CaptureFixture[str]) -> None:
     """The CLI cuts a log big enough for two segments of 8 MiB, and writes what one process writes."""
     copies = 16 * 2**20 // len(builds["failing"]) + 1
