@@ -307,9 +307,8 @@ class Parser:
             if "[pid " in stripped and "] Worker " in stripped:
                 self.lines_unparsed += 1
             return []
-        self._record_time = event.time  # as `_at`, on the path most lines take
-        self._skipped.clear()
-        events = self._end_detail() if self._detail is not None else []
+        self._at(event.time)
+        events = self._end_detail()
         if self._is_echo(event):
             return events
         self._last_event = event
