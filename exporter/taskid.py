@@ -49,8 +49,7 @@ def _task_id_str(family: str, items: tuple[tuple[str, str], ...]) -> str:
     # (a new encoder per json.dumps call with options was a tenth of the model's time on new builds).
     param_str = "{" + ",".join(f"{_json_string(k)}:{_json_string(v)}" for k, v in items) + "}"
     param_hash = hashlib.md5(param_str.encode("utf-8"), usedforsecurity=False).hexdigest()
-    summary = _INVALID_CHAR.sub("_", "_".join(v[:_TRUNCATE_PARAMS] for _, v in items[:_INCLUDE_PARAMS]))
-    return f"{family}_{summary}_{param_hash[:_TRUNCATE_HASH]}"
+    return f"{family}_{summary_of(dict(items))}_{param_hash[:_TRUNCATE_HASH]}"
 
 
 @lru_cache(maxsize=8192)  # the same reprs come back on every Checking and worker line of a build
