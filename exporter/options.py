@@ -88,6 +88,3 @@ def write_report(path: str, document: dict, jaeger_url: str | None) -> None:
     except OSError as err:
         raise UserError(f"{path}: {err.strerror} (choose a writable path for the report)", EXIT_CONFIG) from err
     log.info("report written to %s", path)
-
-
-# -- reading the store ----------------------------------------------------------------------------------------------

@@ -139,7 +139,8 @@ class Pipeline:
             return book.take_ended()
 
     def rest(self, source: str, lines_cut: int) -> Rest:
-        """What reading `source` carries on with (see `at_rest`), and its counts; `lines_cut` is the caller's count."""
+        """What reading `source` carries on with (see `take_at_rest`), and its counts; `lines_cut` is the caller's
+        count (the pipeline's own counts every source)."""
         stream = self._stream(source)
         with self.lock:
             parser, book = stream.parser, stream.book

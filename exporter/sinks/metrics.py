@@ -33,7 +33,7 @@ from exporter.model import Run, TaskState
 from exporter.retention import Retention, retained
 from exporter.sinks.store import DURATION_BUCKETS, FamilyStats, Store
 
-__all__ = ["Exposition", "FamilyCollector", "LuigiCollector", "Retention", "retained"]
+__all__ = ["Exposition", "FamilyCollector", "LuigiCollector"]
 
 _RUN = ["run_id", "pipeline"]
 _FAILED = ("failure", "died", "timeout")
