@@ -32,6 +32,7 @@ from benchmarks.data import (
     runs_in,
     runs_log,
 )
+from exporter.segments import cpus
 
 SECTIONS = ("throughput", "latency", "memory", "scrape", "idle")
 README_START = "<!-- bench:start -->"
@@ -190,26 +191,26 @@ def _throughput(ctx: Context) -> None:
     big, repeats = ctx.big, ctx.sizes.repeats
     t = throughput.measure(big, repeats)
     ctx.replay_sampler = (t.samplers[0], t.replay_one[0].wall)
-    cpus = len(os.sched_getaffinity(0))
+    jobs = cpus()  # what replay uses by default
     ratio, one = t.ratio(t.replay), t.ratio(t.replay_one)
     ctx.section(
         "Replay throughput against mtail",
         f"One log of {big.lines:,} lines ({big.size / 1e6:.0f} MB, {big.runs:,} runs: the demo builds at DEBUG, each "
         f"copy a distinct build with its own run directory and task ids, concatenated), {repeats} alternating runs of "
         f"each command, best / median, wall time including start-up; CPU of all processes. mtail counted "
-        f"{t.mtail_lines:,} lines. Replay does **{ratio:.2f}x** mtail's lines/s in {cpus} processes (its default: one "
+        f"{t.mtail_lines:,} lines. Replay does **{ratio:.2f}x** mtail's lines/s in {jobs} processes (its default: one "
         f"per CPU, `exporter/segments.py`), {one:.2f}x in one ({t.cpu_ratio(t.replay_one):.2f}x in CPU time).",
         ["Command", "Wall (best / median)", "Lines/s (best / median)", "CPU (best)", "Peak RSS"],
-        throughput.rows(t, cpus),
+        throughput.rows(t, jobs),
     )
     ctx.headline(
         "Replay throughput vs mtail",
         f"{t.lines_per_s(t.replay):,.0f} vs {t.lines_per_s(t.mtail):,.0f} lines/s: **{ratio:.2f}x** "
-        f"({cpus} processes; one: {one:.2f}x)",
+        f"({jobs} processes; one: {one:.2f}x)",
         "≥ 5x",
         ratio >= 5,
     )
-    print(f"\nRATIO replay/mtail (lines/s): {ratio:.2f}x ({cpus} processes), {one:.2f}x (one), goal 5x", flush=True)
+    print(f"\nRATIO replay/mtail (lines/s): {ratio:.2f}x ({jobs} processes), {one:.2f}x (one), goal 5x", flush=True)
 
 
 def _latency(ctx: Context) -> None:

@@ -30,7 +30,7 @@ from exporter.options import (
 )
 from exporter.pipeline import Pipeline
 from exporter.replay import JsonRuns, replay_into
-from exporter.segments import cuts, replay_json
+from exporter.segments import cpus, cuts, replay_json
 from exporter.sources.files import expand, is_readable_file
 
 if TYPE_CHECKING:
@@ -129,7 +129,7 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument(
         "--jobs",
         type=int,
-        default=len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1,
+        default=cpus(),
         metavar="N",
         help="with --json, read a big log of builds run one after another in up to N processes (default: the CPUs)",
     )

@@ -32,7 +32,7 @@ from exporter.pipeline import Pipeline, Rest
 from exporter.replay import JsonRuns, Settled, finish, read_range, replay_into, without_id
 from exporter.sources.files import read_blocks
 
-__all__ = ["MIN_SEGMENT", "cuts", "replay_json"]
+__all__ = ["MIN_SEGMENT", "cpus", "cuts", "replay_json"]
 
 log = logging.getLogger("luigi_exporter")
 
@@ -42,13 +42,18 @@ MIN_SEGMENT = 8 << 20
 _LONGEST_FIRST_LINE = 1 << 16
 
 
+def cpus() -> int:
+    """The CPUs this process may run on: `replay --jobs`'s default."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def cuts(path: str, parts: int, min_segment: int = MIN_SEGMENT) -> list[int]:
     """Up to `parts` - 1 offsets cutting `path` into about equal segments of at least `min_segment` bytes, each
     the start of the first `Checking if` line after a summary past its share of the file."""
     size = os.path.getsize(path)
     parts = min(parts, size // max(1, min_segment))
     found: list[int] = []
-    for k in range(1, max(parts, 1)):
+    for k in range(1, parts):
         start = _build_start(path, max(k * size // parts, found[-1] if found else 0))
         if start is None:
             break
