@@ -133,6 +133,14 @@ def _events_line_by_line(data: bytes) -> tuple[list[Event], int, int]:
     return events, parser.lines_read, parser.lines_unparsed
 
 
+def _events_in_blocks(path: Path) -> tuple[list[Event], int, int]:
+    """What the fast path reads of a file, read in blocks: the events, lines read and lines unparsed."""
+    parser = Parser()
+    events = [e for block in files.read_blocks(str(path)) for e in parser.feed_block(block, "s")]
+    events.extend(parser.flush())
+    return events, parser.lines_read, parser.lines_unparsed
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(data=st.data())
 def test_feed_block_reads_what_feed_reads(
@@ -151,10 +159,7 @@ def test_feed_block_reads_what_feed_reads(
     chunk = data.draw(st.integers(64, 4096))
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(files, "_CHUNK", chunk)
-        parser = Parser()
-        events = [e for block in files.read_blocks(str(path)) for e in parser.feed_block(block, "s")]
-    events.extend(parser.flush())
-    assert (events, parser.lines_read, parser.lines_unparsed) == _events_line_by_line(content)
+        assert _events_in_blocks(path) == _events_line_by_line(content)
 
 
 def test_luigi_lines_with_bytes_that_are_not_utf8(tmp_path: Path, demo_lines: list[str]) -> None:
@@ -168,13 +173,11 @@ def test_luigi_lines_with_bytes_that_are_not_utf8(tmp_path: Path, demo_lines: li
         head + b"INFO - [pid 9] Worker " + worker + b" failed    D(x=\xe6\x97, y=\xc3)\xe6",
     ]
     content = b"\n".join([*(line.encode() for line in demo_lines[:50]), *lines, b"Traceback: x"]) + b"\n"
-    parser = Parser()
     path = tmp_path / "log"
     path.write_bytes(content)
-    events = [e for block in files.read_blocks(str(path)) for e in parser.feed_block(block, "s")]
-    events.extend(parser.flush())
-    assert (events, parser.lines_read, parser.lines_unparsed) == _events_line_by_line(content)
-    assert any(isinstance(e, TaskFailed) for e in events)
+    read = _events_in_blocks(path)
+    assert read == _events_line_by_line(content)
+    assert any(isinstance(e, TaskFailed) for e in read[0])
 
 
 def test_a_summary_cut_by_a_record_in_the_common_layout(tmp_path: Path, demo_lines: list[str]) -> None:
@@ -191,11 +194,9 @@ def test_a_summary_cut_by_a_record_in_the_common_layout(tmp_path: Path, demo_lin
     content = "\n".join(texts).encode() + b"\n"
     path = tmp_path / "log"
     path.write_bytes(content)
-    parser = Parser()
-    events = [e for block in files.read_blocks(str(path)) for e in parser.feed_block(block, "s")]
-    events.extend(parser.flush())
-    assert (events, parser.lines_read, parser.lines_unparsed) == _events_line_by_line(content)
-    assert not any(isinstance(e, Summary) for e in events)
+    read = _events_in_blocks(path)
+    assert read == _events_line_by_line(content)
+    assert not any(isinstance(e, Summary) for e in read[0])
 
 
 def test_whole_real_build_in_one_block(tmp_path: Path, demo_lines: list[str]) -> None:
