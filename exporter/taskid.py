@@ -24,6 +24,8 @@ _INCLUDE_PARAMS = 3
 _TRUNCATE_PARAMS = 16
 _TRUNCATE_HASH = 10
 _INVALID_CHAR = re.compile(r"[^A-Za-z0-9_]")
+# The same rule as a table for ASCII text: bytes.translate costs a fifth of the regex's substitution.
+_ASCII_VALID = bytes(c if chr(c).isalnum() or c == ord("_") else ord("_") for c in range(128)) + b"_" * 128
 _FAMILY = re.compile(r"^([A-Za-z_][\w.]*)\((.*)\)$", re.DOTALL)
 # A parameter starts after ", " with an identifier and "=": Luigi's Task.__repr__ joins "name=value" with ", ".
 _PARAM_SPLIT = re.compile(r", (?=[A-Za-z_]\w*=)")
@@ -49,7 +51,8 @@ def _task_id_str(family: str, items: tuple[tuple[str, str], ...]) -> str:
     # (a new encoder per json.dumps call with options was a tenth of the model's time on new builds).
     param_str = "{" + ",".join(f"{_json_string(k)}:{_json_string(v)}" for k, v in items) + "}"
     param_hash = hashlib.md5(param_str.encode("utf-8"), usedforsecurity=False).hexdigest()
-    return f"{family}_{summary_of(dict(items))}_{param_hash[:_TRUNCATE_HASH]}"
+    summary = _valid("_".join([value[:_TRUNCATE_PARAMS] for _, value in items[:_INCLUDE_PARAMS]]))
+    return f"{family}_{summary}_{param_hash[:_TRUNCATE_HASH]}"
 
 
 @lru_cache(maxsize=8192)  # the same reprs come back on every Checking and worker line of a build
@@ -116,8 +119,14 @@ _MAX_READINGS = 8
 
 def summary_of(params: dict[str, str]) -> str:
     """The middle of a task id: the first 3 values by param name, each cut to 16 chars, odd chars as `_`."""
-    summary = "_".join(params[p][:_TRUNCATE_PARAMS] for p in sorted(params)[:_INCLUDE_PARAMS])
-    return _INVALID_CHAR.sub("_", summary)
+    return _valid("_".join(params[p][:_TRUNCATE_PARAMS] for p in sorted(params)[:_INCLUDE_PARAMS]))
+
+
+def _valid(text: str) -> str:
+    """`text` with every char Luigi's TASK_ID_INVALID_CHAR_REGEX matches as `_`."""
+    if text.isascii():
+        return text.encode("ascii").translate(_ASCII_VALID).decode("ascii")
+    return _INVALID_CHAR.sub("_", text)
 
 
 def _subsets(params: dict[str, str]) -> Iterator[dict[str, str]]:

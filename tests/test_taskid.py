@@ -39,8 +39,10 @@ class Prep_Data_v2(luigi.Task):
     name = luigi.Parameter()
 
 
-values = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=30) | st.sampled_from(
-    ["a, b", "k=v, z=1", 'q"uo"te', "[x]", r"C:\dir\f.txt", "日本語", ", name=x", ")", ""]
+values = (
+    st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=30)
+    | st.text(alphabet=st.characters(max_codepoint=127), max_size=30)  # ids made of ASCII take their own path
+    | st.sampled_from(["a, b", "k=v, z=1", 'q"uo"te', "[x]", r"C:\dir\f.txt", "日本語", ", name=x", ")", ""])
 )
 
 
