@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Container, Iterable, Iterator
+from collections.abc import Callable, Container, Iterable, Iterator, Sequence
 from functools import lru_cache
 from itertools import combinations, islice
 from json.encoder import encode_basestring_ascii as _json_string
@@ -51,8 +51,7 @@ def _task_id_str(family: str, items: tuple[tuple[str, str], ...]) -> str:
     # (a new encoder per json.dumps call with options was a tenth of the model's time on new builds).
     param_str = "{" + ",".join(f"{_json_string(k)}:{_json_string(v)}" for k, v in items) + "}"
     param_hash = hashlib.md5(param_str.encode("utf-8"), usedforsecurity=False).hexdigest()
-    summary = _valid("_".join([value[:_TRUNCATE_PARAMS] for _, value in items[:_INCLUDE_PARAMS]]))
-    return f"{family}_{summary}_{param_hash[:_TRUNCATE_HASH]}"
+    return f"{family}_{_summary(items)}_{param_hash[:_TRUNCATE_HASH]}"
 
 
 @lru_cache(maxsize=8192)  # the same reprs come back on every Checking and worker line of a build
@@ -119,11 +118,12 @@ _MAX_READINGS = 8
 
 def summary_of(params: dict[str, str]) -> str:
     """The middle of a task id: the first 3 values by param name, each cut to 16 chars, odd chars as `_`."""
-    return _valid("_".join(params[p][:_TRUNCATE_PARAMS] for p in sorted(params)[:_INCLUDE_PARAMS]))
+    return _summary(sorted(params.items()))
 
 
-def _valid(text: str) -> str:
-    """`text` with every char Luigi's TASK_ID_INVALID_CHAR_REGEX matches as `_`."""
+def _summary(items: Sequence[tuple[str, str]]) -> str:
+    """summary_of the params as (name, value) sorted by name."""
+    text = "_".join([value[:_TRUNCATE_PARAMS] for _, value in items[:_INCLUDE_PARAMS]])
     if text.isascii():
         return text.encode("ascii").translate(_ASCII_VALID).decode("ascii")
     return _INVALID_CHAR.sub("_", text)
