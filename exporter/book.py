@@ -241,13 +241,13 @@ class Book:
 
     def _resolve(self, run: Run, repr_text: str) -> Task:
         """The task a worker line's repr names: by Luigi's id recomputed, else the one task of its family."""
-        parsed = run.index.parse(repr_text)
-        found = run.index.find(parsed, run.tasks)
+        found = run.index.find(repr_text, run.tasks)
         if found is not None:
             task = run.tasks[found[0]]
             if not task.params:
-                self._describe(task, parsed.family, found[1])
+                self._describe(task, run.index.parse(repr_text).family, found[1])
             return task
+        parsed = run.index.parse(repr_text)
         same_family = [t for t in run.tasks.values() if t.family == parsed.family]
         if len(same_family) == 1:
             return same_family[0]

@@ -166,7 +166,7 @@ class TaskIndex:
         self._checked_families: dict[str, list[ParsedRepr]] = {}
         self._underscored: list[str] = []  # those of the families above that hold a `_` (few pipelines name so)
         self._splits: dict[str, frozenset[str]] = {}  # family -> its param names, from a repr that matched an id
-
+        self._found: dict[str, tuple[str, dict[str, str]]] = {}  # repr -> id, params: what `find` proved by hash
         self._common_names: dict[str, frozenset[str]] = {}  # family -> names every Checking repr of it has
 
     def parse(self, text: str) -> ParsedRepr:
@@ -243,13 +243,20 @@ class TaskIndex:
             found.sort(key=order.index)
         return found
 
-    def find(self, parsed: ParsedRepr, known: Container[str]) -> tuple[str, dict[str, str]] | None:
+    def find(self, text: str, known: Container[str]) -> tuple[str, dict[str, str]] | None:
         """The id among `known` that a worker line's repr names, with the params that id was made of."""
+        found = self._found.get(text)
+        if found is not None:
+            return found
+        parsed = self.parse(text)
         for params in _readings(parsed):
             task_id, public = self._id_of(parsed.family, params)
             if task_id in known:
                 if params is parsed.params:
+                    # Luigi's hash of this repr's params is one of the build's ids: that is its task for good,
+                    # whatever is learned later of its family (the next line of it costs a lookup).
                     self._learn_names(parsed)
+                    self._found[text] = task_id, public
                 return task_id, public
         family = parsed.family
         if family not in self._dropped and family not in self._opaque:
