@@ -1,7 +1,11 @@
-"""Typed Luigi facts, one frozen dataclass per thing Luigi writes (the events `luigi/event.py` wished it had).
+"""Typed Luigi facts, one dataclass per thing Luigi writes (the events `luigi/event.py` wished it had).
 
 Every event carries `time` (epoch seconds from the log's timestamp, else the line's arrival time, else None) and
 `offset` (byte offset just past the line that completed it, for resumption and ordering).
+
+Nothing changes an event once the parser made it, but they are not frozen: a frozen dataclass is set up through
+`object.__setattr__` field by field, ~4x the cost of a plain one, and that was a twentieth of replay's instructions
+(one event per Luigi line). Equality leaves `time` and `offset` out: a second handler's copy of a record equals it.
 """
 
 from __future__ import annotations
@@ -31,20 +35,20 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Event:
     time: float | None = field(default=None, compare=False)
     offset: int = field(default=0, compare=False)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Checking(Event):
     """`Checking if X is complete`: the scheduling walk, not a start."""
 
     repr: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Informed(Event):
     """The worker told the scheduler a task's status (PENDING, DONE, FAILED, UNKNOWN, DISABLED...)."""
 
@@ -52,19 +56,19 @@ class Informed(Event):
     status: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class DoneScheduling(Event):
     """`Done scheduling tasks`: the dependency walk of one build is over."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RunningWorker(Event):
     """`Running Worker with N processes`."""
 
     processes: int = 1
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class WorkerTaskEvent(Event):
     """A line a worker writes about one task: `[pid P] Worker Worker(...) <verb> Repr`."""
 
@@ -73,34 +77,34 @@ class WorkerTaskEvent(Event):
     repr: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TaskStarted(WorkerTaskEvent):
     """`running`: an attempt starts."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TaskDone(WorkerTaskEvent):
     """`done`: an attempt succeeded."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TaskFailed(WorkerTaskEvent):
     """`failed`: an attempt raised; its traceback follows as a FailureDetail."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TaskNewRequirements(WorkerTaskEvent):
     """`new requirements`: the attempt yielded dynamic dependencies and goes back to pending."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class FailureDetail(Event):
     """The traceback lines that followed the last failure-like record of the same stream."""
 
     text: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Died(Event):
     """`Task X died unexpectedly with exit code N` (main process; no `failed` line follows)."""
 
@@ -108,7 +112,7 @@ class Died(Event):
     exit_code: int = 0
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TimedOut(Event):
     """`Task X timed out after N seconds and was terminated.`"""
 
@@ -116,28 +120,28 @@ class TimedOut(Event):
     seconds: float = 0.0
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class MissingData(Event):
     """`Data for X does not exist (yet?)`: an external dependency is missing."""
 
     repr: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CompleteError(Event):
     """`Will not run X or any dependencies due to error in complete()|deps() method`."""
 
     repr: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SchedulingError(Event):
     """`Luigi unexpected framework error while scheduling X` (e.g. the central scheduler is unreachable)."""
 
     repr: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SchedulerRetry(Event):
     """luigi.scheduler DEBUG `X task num failures is N and limit is L`."""
 
@@ -146,7 +150,7 @@ class SchedulerRetry(Event):
     limit: int = 0
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SchedulerDisabled(Event):
     """luigi.scheduler DEBUG `X task num failures limit(L) is exceeded`: the task is disabled."""
 
@@ -154,14 +158,14 @@ class SchedulerDisabled(Event):
     limit: int = 0
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class WorkerStopped(Event):
     """`Worker W was stopped. Shutting down Keep-Alive thread`: the build's last line before its summary."""
 
     worker: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Summary(Event):
     """The whole `===== Luigi Execution Summary =====` block, as counts per category.
 
