@@ -88,12 +88,16 @@ class Task:
         last = self.attempts[-1] if self.attempts else None
         if last is not None and last.result is AttemptResult.RUNNING:
             return TaskState.RUNNING
-        succeeded = any(a.result is AttemptResult.SUCCESS for a in self.attempts)
+        # Asked of every task on every scrape and document: most are done by their one attempt, or have none yet,
+        # so the attempts are scanned only when that does not answer.
+        succeeded = last is not None and (
+            last.result is AttemptResult.SUCCESS or any(a.result is AttemptResult.SUCCESS for a in self.attempts)
+        )
         if succeeded or "DONE" in self.statuses:
             return TaskState.DONE if succeeded or "PENDING" in self.statuses else TaskState.ALREADY_DONE
         if self.disabled or "DISABLED" in self.statuses:
             return TaskState.DISABLED
-        if "FAILED" in self.statuses or any(a.result not in _NOT_FAILED for a in self.attempts):
+        if "FAILED" in self.statuses or (last is not None and any(a.result not in _NOT_FAILED for a in self.attempts)):
             return TaskState.FAILED
         if "UNKNOWN" in self.statuses:
             return TaskState.UNKNOWN

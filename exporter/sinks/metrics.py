@@ -96,10 +96,13 @@ class LuigiCollector:
         current = GaugeMetricFamily(
             "luigi_run_current_task_info", "A task running now (value 1).", labels=[*_RUN, "task", "family"]
         )
+        usual: dict[str, dict[str, float]] = {}  # per pipeline, once a scrape (it reads every family's counters)
         with self._pipeline.lock:
             for run in retained(self._pipeline.runs(), self._retention, now):
                 labels = [run.run_id, run.pipeline or ""]
-                per_state = state_counts(run)
+                tasks = list(run.tasks.values())
+                task_states = [task.state for task in tasks]  # derived from the attempts: once a scrape, not twice
+                per_state = state_counts(run, task_states)
                 counts = run_counts(run, per_state)
                 scheduled.add_metric(labels, counts["tasks_total"])
                 completed.add_metric(labels, counts["tasks_completed"])
@@ -116,11 +119,14 @@ class LuigiCollector:
                     end.add_metric(labels, run.ended_at)
                 if run.last_event_at is not None:
                     last.add_metric(labels, run.last_event_at)
-                remaining = eta_seconds(run, self._store.usual_durations(run.pipeline or ""), now)
+                pipeline = run.pipeline or ""
+                if not run.ended and pipeline not in usual:
+                    usual[pipeline] = self._store.usual_durations(pipeline)
+                remaining = eta_seconds(run, usual.get(pipeline, {}), now)
                 if remaining is not None:
                     eta.add_metric(labels, remaining)
-                for task in run.tasks.values():
-                    if task.state is TaskState.RUNNING:
+                for task, state in zip(tasks, task_states, strict=True):
+                    if state is TaskState.RUNNING:
                         current.add_metric([*labels, task.task_id, task.family], 1)
         yield from (scheduled, completed, states, ratio, info, start, end, last, duration, eta, current)
 
