@@ -272,7 +272,7 @@ class Book:
         run = self._run_for_checking(event.repr)
         run.checked.add(event.repr)
         run._touch(event.time)
-        run.index.add_checked(run.index.parse(event.repr))
+        run.index.add_checked(event.repr)
         return [Change(run)]
 
     def _done_scheduling(self, event: DoneScheduling) -> list[Change]:

@@ -166,7 +166,7 @@ class TaskIndex:
         self._checked_families: dict[str, list[ParsedRepr]] = {}
         self._underscored: list[str] = []  # those of the families above that hold a `_` (few pipelines name so)
         self._splits: dict[str, frozenset[str]] = {}  # family -> its param names, from a repr that matched an id
-        self._found: dict[str, tuple[str, dict[str, str]]] = {}  # repr -> id, params: what `find` proved by hash
+        self._found: dict[str, tuple[str, dict[str, str], ParsedRepr]] = {}  # repr -> the id its params hash to
         self._common_names: dict[str, frozenset[str]] = {}  # family -> names every Checking repr of it has
 
     def parse(self, text: str) -> ParsedRepr:
@@ -196,7 +196,9 @@ class TaskIndex:
     def add_id(self, task_id: str) -> None:
         self._by_prefix.setdefault(task_id[: -(_TRUNCATE_HASH + 1)], []).append(task_id)
 
-    def add_checked(self, parsed: ParsedRepr) -> None:
+    def add_checked(self, text: str) -> None:
+        """A Checking line's repr: its id is noted (`describe`), and so is the repr's (`find`, once the id is known)."""
+        parsed = self.parse(text)
         reprs = self._checked_families.get(parsed.family)
         if reprs is None:
             reprs = self._checked_families[parsed.family] = []
@@ -209,12 +211,13 @@ class TaskIndex:
             )
             reprs.append(parsed)
             if parsed.exact:
-                self._check(parsed)
+                self._found.setdefault(text, (*self._check(parsed), parsed))
 
-    def _check(self, parsed: ParsedRepr) -> None:
-        """Note the id a Checking repr's params make, with the family that made it."""
+    def _check(self, parsed: ParsedRepr) -> tuple[str, dict[str, str]]:
+        """Note the id a Checking repr's params make, with the family that made it; returns the id and params."""
         task_id, public = self._id_of(parsed.family, parsed.params)
         self._checked.setdefault(task_id, (parsed.family, public))
+        return task_id, public
 
     def describe(self, task_id: str) -> tuple[str, dict[str, str]] | None:
         """Family and params of a scheduler-side id, from the reprs of Checking lines seen before it: the repr whose
@@ -246,8 +249,11 @@ class TaskIndex:
     def find(self, text: str, known: Container[str]) -> tuple[str, dict[str, str]] | None:
         """The id among `known` that a worker line's repr names, with the params that id was made of."""
         found = self._found.get(text)
-        if found is not None:
-            return found
+        if found is not None and found[0] in known:  # Luigi's hash of the repr's params names one of `known`
+            task_id, public, parsed = found
+            if parsed.family not in self._splits:  # as the full search below would
+                self._learn_names(parsed)
+            return task_id, public
         parsed = self.parse(text)
         for params in _readings(parsed):
             task_id, public = self._id_of(parsed.family, params)
@@ -256,7 +262,7 @@ class TaskIndex:
                     # Luigi's hash of this repr's params is one of the build's ids: that is its task for good,
                     # whatever is learned later of its family (the next line of it costs a lookup).
                     self._learn_names(parsed)
-                    self._found[text] = task_id, public
+                    self._found[text] = task_id, public, parsed
                 return task_id, public
         family = parsed.family
         if family not in self._dropped and family not in self._opaque:
