@@ -141,8 +141,9 @@ class Book:
             return runs[first:]
         return [r for r in runs[first:] if not r.ended]
 
-    def _scheduling_run(self) -> Run | None:
-        for run in reversed(self._open()):
+    def _scheduling_run(self, open_runs: list[Run] | None = None) -> Run | None:
+        """The latest open run still scheduling (`open_runs`: `_open()`, when the caller has it)."""
+        for run in reversed(self._open() if open_runs is None else open_runs):
             if run.scheduling:
                 return run
         return None
@@ -162,10 +163,11 @@ class Book:
 
     def _run_for_informed(self, task_id: str, status: str) -> Run:
         open_runs = self._open()
-        for run in open_runs:
-            if task_id in run.awaiting and status in ("DONE", "FAILED"):
-                return run
-        if (run := self._scheduling_run()) is not None:
+        if status in ("DONE", "FAILED"):
+            for run in open_runs:
+                if task_id in run.awaiting:
+                    return run
+        if (run := self._scheduling_run(open_runs)) is not None:
             return run
         for run in reversed(open_runs):
             if run.reschedule_open and (run.reschedule_new or task_id in run.tasks):
@@ -236,8 +238,7 @@ class Book:
     def _describe(self, task: Task, family: str, params: dict[str, str]) -> None:
         """Family and params of a task, credentials redacted in them and in the id shown."""
         task.family = family
-        task.params = self.redactor.params(params)
-        task.task_id = self.redactor.task_id(task.key, family, params)
+        task.params, task.task_id = self.redactor.task(task.key, family, params)
 
     def _resolve(self, run: Run, repr_text: str) -> Task:
         """The task a worker line's repr names: by Luigi's id recomputed, else the one task of its family."""

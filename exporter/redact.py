@@ -46,6 +46,11 @@ class Redactor:
     def params(self, params: dict[str, str]) -> dict[str, str]:
         return {k: REDACTED if self.sensitive(k) else self.text(v) for k, v in params.items()}
 
+    def task(self, task_id: str, family: str, params: dict[str, str]) -> tuple[dict[str, str], str]:
+        """A task's params and id as shown: credentials redacted in both (the id changes only when its params do)."""
+        shown = self.params(params)
+        return shown, task_id if shown == params else self.task_id(task_id, family, params)
+
     def task_id(self, task_id: str, family: str, params: dict[str, str]) -> str:
         """The id with the readable summary rebuilt from redacted values when a sensitive value is part of it.
 
