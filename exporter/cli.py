@@ -36,7 +36,7 @@ from exporter.sources.files import expand, is_readable_file
 if TYPE_CHECKING:
     from exporter.sinks.store import Store
 
-__all__ = ["main"]
+__all__ = ["main", "tune_gc"]
 
 
 def _listen(value: str) -> tuple[str, int]:
@@ -174,13 +174,17 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def tune_gc() -> None:
+    """The model allocates small objects on every Luigi line, and CPython's default (a collection every 700
+    allocations, scanning the imports' objects too) took ~15% of replay: collect less often, skip what was loaded."""
+    gc.freeze()
+    gc.set_threshold(20_000, 50, 100)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(format="luigi-exporter: %(message)s", level=logging.INFO)
-    # The model allocates small objects on every Luigi line, and CPython's default (a collection every 700
-    # allocations, scanning the imports' objects too) took ~15% of replay: collect less often, skip what was loaded.
-    gc.freeze()
-    gc.set_threshold(20_000, 50, 100)
+    tune_gc()
     try:
         if args.command in ("watch", "run"):
             # The live sidecar's modules (prometheus_client, watchdog, the HTTP server) load only for it: replay,
