@@ -22,7 +22,7 @@ test: venv lint
 	LUIGI_EXPORTER_CORPUS=$${LUIGI_EXPORTER_CORPUS:-$(CORPUS)} $(BIN)/pytest -q
 
 # Issue 8's benchmarks (not part of `make test`; mtail from Debian's package): table on stdout and in
-# benchmarks/results.md, figures put into README.md and benchmarks/README.md. About 8 minutes on 2 CPUs.
+# benchmarks/results.md, figures put into README.md and benchmarks/README.md. About 5 minutes on 2 CPUs.
 bench: venv
 	BENCH_COMMAND="make bench" $(BIN)/python -m benchmarks --readme README.md --readme benchmarks/README.md
 
