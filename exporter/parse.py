@@ -308,8 +308,8 @@ class Parser:
                 self.lines_unparsed += 1
             return []
         self._at(event.time)
-        events = self._end_detail()
-        if self._is_echo(event):
+        events = self._end_detail() if self._detail is not None else []
+        if self._last_event.__class__ is event.__class__ and self._is_echo(event):  # a copy is of the same kind
             return events
         self._last_event = event
         if isinstance(event, (TaskFailed, CompleteError, SchedulingError)):
