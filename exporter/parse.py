@@ -33,6 +33,7 @@ from exporter.events import (
     TaskStarted,
     TimedOut,
     WorkerStopped,
+    WorkerTaskEvent,
 )
 from exporter.lines import Block, Line, decode_line
 
@@ -67,6 +68,12 @@ _INFORMED = re.compile(r"Informed scheduler that task\s+(\S+)\s+has status\s+(\w
 # worker.py:173,230,234,247  "[pid %s] Worker %s running   %s" / "new requirements      %s" / "done      %s" /
 # "failed    %s"; the worker id is worker.py:673 "Worker(salt=..., workers=N, host=..., username=..., pid=M)".
 _WORKER_TASK = re.compile(r"\[pid (\d+)\] Worker (Worker\([^()]*\)) (running|done|failed|new requirements)\s+(.*)$")
+_WORKER_EVENTS: dict[str, type[WorkerTaskEvent]] = {
+    "running": TaskStarted,
+    "done": TaskDone,
+    "failed": TaskFailed,
+    "new requirements": TaskNewRequirements,
+}
 # worker.py:438  logger.debug("Checking if %s is complete", task)
 _CHECKING = re.compile(r"Checking if (.+) is complete$")
 # interface.py:137  logger.info("Done scheduling tasks")
@@ -371,8 +378,7 @@ class Parser:
         if "Informed sch" in text and (m := _INFORMED.search(text)):
             return Informed(self._time(text, arrival), offset, m[1], m[2])
         if "] Worker " in text and (m := _WORKER_TASK.search(text)):
-            kind = {"running": TaskStarted, "done": TaskDone, "failed": TaskFailed}.get(m[3], TaskNewRequirements)
-            return kind(self._time(text, arrival), offset, int(m[1]), m[2], m[4])
+            return _WORKER_EVENTS[m[3]](self._time(text, arrival), offset, int(m[1]), m[2], m[4])
         if text.endswith(" is complete") and (m := _CHECKING.search(text)):
             return Checking(self._time(text, arrival), offset, m[1])
         if _DONE_SCHEDULING in text:
