@@ -10,6 +10,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as openmetrics_families
 from prometheus_client.parser import text_string_to_metric_families
 
+from exporter.eta import eta_seconds
 from exporter.lines import Line
 from exporter.pipeline import Pipeline
 from exporter.retention import Retention
@@ -59,6 +60,9 @@ def test_mid_run_current_tasks_and_eta_then_retention(tmp_path: Path) -> None:
     assert "SWOTAnalysisTask" in {labels["family"] for labels in current}
     etas = {labels["run_id"]: value for labels, value in samples["luigi_run_eta_seconds"]}
     assert set(etas) == {"PlanExe_2"} and etas["PlanExe_2"] > 0  # only the running build has an ETA
+    # from the earlier builds' durations of each family left, not from this build's own pace
+    usual = store.usual_durations(run.pipeline or "")
+    assert etas["PlanExe_2"] == eta_seconds(run, usual, now) != eta_seconds(run, {}, now)
     # Retention 1: of the two finished builds only the newest stays; the running one always does.
     assert {labels["run_id"] for labels, _ in samples["luigi_run_info"]} == {"PlanExe_1", "PlanExe_2"}
     states = [labels["state"] for labels, _ in samples["luigi_run_tasks"] if labels["run_id"] == "PlanExe_2"]
