@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from exporter.eta import eta_seconds
@@ -110,7 +111,7 @@ def run_dict(run: Run) -> dict[str, Any]:
     }
 
 
-def live_dict(run: Run, now: float, usual: dict[str, float]) -> dict[str, Any]:
+def live_dict(run: Run, now: float, usual: Mapping[str, float]) -> dict[str, Any]:
     """The contract plus what only a live sidecar knows: the ETA (from earlier runs' durations) and the run's trace."""
     return {
         **run_dict(run),

@@ -121,3 +121,25 @@ def test_exposition_renders_family_series_again_only_when_they_change(tmp_path: 
     assert attempts("text/plain") == len(
         [a for run in pipeline.runs() for t in run.tasks.values() for a in t.attempts if a.result.value != "running"]
     )
+
+
+def test_usual_durations_follow_the_counters(tmp_path: Path) -> None:
+    """Cached between changes of the store's counters (every scrape asks per run), never stale: after a second build
+    they are what a store reading the same rows anew gives."""
+    logs = []
+    for name, speed in (("PlanExe_a", "0.01"), ("PlanExe_b", "0.03")):
+        assert run_demo(tmp_path / name, "--speed", speed, "--seed", "7").returncode == 0
+        logs.append(tmp_path / name / "log.txt")
+    store = Store(tmp_path / "store.sqlite")
+    pipeline = Pipeline(store)
+    pipeline.feed(str(logs[0]), _lines(logs[0]))
+    pipeline.commit()
+    name = pipeline.runs()[0].pipeline or ""
+    first = dict(store.usual_durations(name))
+    assert first and store.usual_durations(name) == first
+    pipeline.feed(str(logs[1]), _lines(logs[1]))
+    pipeline.commit()
+    again = Store(tmp_path / "store.sqlite")
+    assert store.usual_durations(name) == again.usual_durations(name) != first
+    again.close()
+    store.close()

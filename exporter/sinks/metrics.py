@@ -96,7 +96,6 @@ class LuigiCollector:
         current = GaugeMetricFamily(
             "luigi_run_current_task_info", "A task running now (value 1).", labels=[*_RUN, "task", "family"]
         )
-        usual: dict[str, dict[str, float]] = {}  # per pipeline, once a scrape (it reads every family's counters)
         with self._pipeline.lock:
             for run in retained(self._pipeline.runs(), self._retention, now):
                 labels = [run.run_id, run.pipeline or ""]
@@ -119,10 +118,7 @@ class LuigiCollector:
                     end.add_metric(labels, run.ended_at)
                 if run.last_event_at is not None:
                     last.add_metric(labels, run.last_event_at)
-                pipeline = run.pipeline or ""
-                if not run.ended and pipeline not in usual:
-                    usual[pipeline] = self._store.usual_durations(pipeline)
-                remaining = eta_seconds(run, usual.get(pipeline, {}), now)
+                remaining = eta_seconds(run, self._store.usual_durations(run.pipeline or ""), now)
                 if remaining is not None:
                     eta.add_metric(labels, remaining)
                 for task, state in zip(tasks, task_states, strict=True):

@@ -14,7 +14,7 @@ import sqlite3
 import tempfile
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -99,6 +99,7 @@ class Store:
             self._lock = threading.Lock()
             self._stats = self._load_stats()
             self._stats_version = 0
+            self._usual: dict[str, tuple[int, dict[str, float]]] = {}  # pipeline -> (counters' version, durations)
         except BaseException:
             self._db.close()  # closed now, not when the traceback goes: see `open_or_rebuild`
             raise
@@ -175,14 +176,22 @@ class Store:
                 for key, s in self._stats.items()
             }
 
-    def usual_durations(self, pipeline: str) -> dict[str, float]:
-        """Mean duration of each family's successful attempts in this pipeline, over every run stored (for ETAs)."""
+    def usual_durations(self, pipeline: str) -> Mapping[str, float]:
+        """Mean duration of each family's successful attempts in this pipeline, over every run stored (for ETAs).
+
+        Asked for every run a scrape or a page shows: computed again only when the counters have changed since
+        (a scan of every family's counters), and shared, so not to be changed by the caller."""
         with self._lock:
-            return {
+            cached = self._usual.get(pipeline)
+            if cached is not None and cached[0] == self._stats_version:
+                return cached[1]
+            usual = {
                 family: s.duration_sum / s.attempts
                 for (p, family, result), s in self._stats.items()
                 if p == pipeline and result == "success" and s.attempts
             }
+            self._usual[pipeline] = (self._stats_version, usual)
+            return usual
 
     def documents(self) -> list[dict]:
         """Every stored run in the replay contract, oldest first (for `status` and `report` without a sidecar)."""
