@@ -129,6 +129,7 @@ _CANDIDATES = (
     b"\r",
     b"\x1b",
 )
+_QUICK_KINDS = 3  # the first three: Informed, worker and Checking lines, most of Luigi's (`Parser._quick`)
 
 # execution_summary.py:426,348-359,452,456,466 (and Luigi 2.x's "present dependencies were encountered").
 _SUMMARY_MARK = "===== Luigi Execution Summary ====="
@@ -170,20 +171,24 @@ def _tail_end(text: str, tails: tuple[str, ...]) -> int:
     return max((i + len(tail) for tail in tails if (i := text.rfind(tail)) != -1), default=0)
 
 
-def _candidate_starts(data: bytes) -> list[int]:
-    """The sorted offsets of the lines of `data` that hold one of _CANDIDATES (a CR only when not before LF: a CRLF
-    line's CR is dropped by `decode_line`, so Windows logs keep the fast path)."""
-    starts = set()
-    for word in _CANDIDATES:
+def _candidate_lines(data: bytes) -> dict[int, int]:
+    """The lines of `data` that hold one of _CANDIDATES (a CR only when not before LF: a CRLF line's CR is dropped by
+    `decode_line`, so Windows logs keep the fast path), by offset of their start: the index of the one candidate a
+    line holds when it is one of the first three (`Parser._quick` reads such a line), else -1."""
+    lines: dict[int, int] = {}
+    get = lines.get
+    for k, word in enumerate(_CANDIDATES):
+        kind = k if k < _QUICK_KINDS else -1
         i = data.find(word)
         while i != -1:
             if word == b"\r" and data[i + 1 : i + 2] == b"\n":
                 i = data.find(word, i + 1)
                 continue
-            starts.add(data.rfind(b"\n", 0, i) + 1)
+            start = data.rfind(b"\n", 0, i) + 1
+            lines[start] = kind if get(start) is None else -1
             nl = data.find(b"\n", i)
             i = data.find(word, nl + 1) if nl != -1 else -1
-    return sorted(starts)
+    return lines
 
 
 def split_records(text: str) -> Iterator[str]:
@@ -228,18 +233,21 @@ class Parser:
     def feed_block(self, block: Block, source: str) -> list[Event]:
         """The lines of `block`, read as `feed` reads them one by one, but faster: while no traceback or summary is
         being read, lines without any of _CANDIDATES are passed over in bytes, counted, and only read again if the
-        time of the record is needed (`_resolve_skipped`)."""
+        time of the record is needed (`_resolve_skipped`); a line holding one of the commonest phrases alone is
+        read by `_quick`."""
         data, arrival = block.data, block.arrival
         if block.cut:
             return self.feed(Line(source, block.end, decode_line(data), arrival))
         base, size = block.end - len(data), len(data)
-        starts = _candidate_starts(data)
+        kinds = _candidate_lines(data)
+        starts = sorted(kinds)
         starts.append(size)  # a sentinel: the loop below needs no bounds check
         events: list[Event] = []
         read, find = self._read, data.find
         k = pos = 0
         while pos < size:
-            if self._detail is None and self._summary is None:
+            at_rest = self._detail is None and self._summary is None
+            if at_rest:
                 while starts[k] < pos:
                     k += 1
                 if starts[k] > pos:
@@ -253,7 +261,18 @@ class Parser:
             stop = find(b"\n", pos)
             if stop == -1:
                 stop = size
-            events += read(decode_line(data[pos:stop]), base + min(stop + 1, size), arrival)
+            offset = base + min(stop + 1, size)
+            kind = kinds.get(pos, -1) if at_rest else -1
+            if kind == -1:
+                events += read(decode_line(data[pos:stop]), offset, arrival)
+            else:
+                text = decode_line(data[pos:stop])
+                event = self._quick(kind, text, offset, arrival)
+                if event is None:
+                    events += read(text, offset, arrival)
+                else:
+                    self.lines_read += 1
+                    self._took(event, offset, events)
             pos = stop + 1
         self._resolve_skipped()  # holds no block past its own
         return events
@@ -314,16 +333,40 @@ class Parser:
             if "[pid " in stripped and "] Worker " in stripped:
                 self.lines_unparsed += 1
             return []
+        events: list[Event] = []
+        self._took(event, offset, events)
+        return events
+
+    def _quick(self, kind: int, text: str, offset: int, arrival: float | None) -> Event | None:
+        """The event of a line holding `_CANDIDATES[kind]` and no other candidate, read at rest, when it is what
+        `_piece` makes of it; else None (the line is read in full). With no other phrase in it, no summary mark
+        and no CR or ESC, `_piece` comes down to the one pattern."""
+        if text[:1] == "[":  # a browser's prefix, perhaps
+            return None
+        if kind == 0:  # `(\w+)` ends before any trailing blank: no need to strip them
+            m = _INFORMED.search(text)
+            return Informed(self._time(text, arrival), offset, m[1], m[2]) if m else None
+        text = text.rstrip()
+        if kind == 1:
+            m = _WORKER_TASK.search(text)
+            return _WORKER_EVENTS[m[3]](self._time(text, arrival), offset, int(m[1]), m[2], m[4]) if m else None
+        if text.endswith(" is complete") and (m := _CHECKING.search(text)):
+            return Checking(self._time(text, arrival), offset, m[1])
+        return None
+
+    def _took(self, event: Event, offset: int, events: list[Event]) -> None:
+        """An event line was read: the traceback before it ends (at its time), and `event` goes to `events` after it
+        unless it is a copy."""
         self._at(event.time)
-        events = self._end_detail() if self._detail is not None else []
+        if self._detail is not None:
+            events += self._end_detail()
         if self._last_event.__class__ is event.__class__ and self._is_echo(event):  # a copy is of the same kind
-            return events
+            return
         self._last_event = event
         if isinstance(event, (TaskFailed, CompleteError, SchedulingError)):
             self._detail, self._held = [], 0
             self._detail_offset = offset
         events.append(event)
-        return events
 
     def _at(self, time: float | None) -> None:
         """A header or event line was read: the record's time is its time, whatever lines were passed over before."""
