@@ -202,12 +202,13 @@ class Book:
     # -- applying ------------------------------------------------------------------------------------------
 
     def apply(self, event: Event) -> list[Change]:
-        if isinstance(event, FailureDetail):
-            return self._detail(event)
+        kind = event.__class__  # events are final classes: no isinstance needed, on every event
+        if kind is FailureDetail:
+            return self._detail(event)  # type: ignore[arg-type]
         self._detail_target = None
-        if not isinstance(event, Summary):
+        if kind is not Summary:
             self._last_summary = None
-        handler = _HANDLERS.get(type(event))
+        handler = _HANDLERS.get(kind)
         return handler(self, event) if handler is not None else []
 
     def finish(self) -> list[Change]:
@@ -298,16 +299,17 @@ class Book:
         run._touch(event.time)
         task = self._resolve(run, event.repr)
         attempt = task.last_attempt
-        result = _RESULT_OF[type(event)]
+        result = _RESULT_OF[event.__class__]
+        started = result is AttemptResult.RUNNING  # a `running` line (TaskStarted)
         if attempt is not None and attempt.pid == event.pid and attempt.result is result:
             # A second handler's copy of the same line (another process's line may sit between the copies); the
             # copy may carry the time the first lacked (Luigi's own `LEVEL: msg` handler writes none).
-            if isinstance(event, TaskStarted) and attempt.started_at is None:
+            if started and attempt.started_at is None:
                 attempt.started_at = event.time
-            elif not isinstance(event, TaskStarted) and attempt.ended_at is None:
+            elif not started and attempt.ended_at is None:
                 attempt.ended_at = event.time
             return []
-        if isinstance(event, TaskStarted):
+        if started:
             run.reschedule_open = run.reschedule_new = False
             attempt = Attempt(len(task.attempts) + 1, event.pid, event.time)
             task.attempts.append(attempt)
@@ -320,11 +322,11 @@ class Book:
         if attempt.pid is None:
             attempt.pid = event.pid
         attempt.result = result
-        if isinstance(event, TaskNewRequirements):
+        if result is AttemptResult.NEW_REQUIREMENTS:
             run.reschedule_open = run.reschedule_new = True
         else:
             run.awaiting.add(task.key)
-        if isinstance(event, TaskFailed):
+        if result is AttemptResult.FAILURE:
             self._detail_target = (run, task, attempt)
         return [Change(run, task, attempt, ended=True)]
 

@@ -118,10 +118,12 @@ class Pipeline:
         the model only (lines already stored before a restart)."""
         stream = self._stream(source)
         changes: list[Change] = []
+        parse, apply = stream.parser.feed_block, stream.book.apply
         with self.lock:
             for block in blocks:
                 self.lines_cut += block.cut
-                changes.extend(c for event in stream.parser.feed_block(block, source) for c in stream.book.apply(event))
+                for event in parse(block, source):
+                    changes += apply(event)
         if not quiet:
             self._deliver(changes)
         return changes
