@@ -213,10 +213,11 @@ class Book:
 
     def finish(self) -> list[Change]:
         """The input is over: builds without a summary end `incomplete`, their running tasks still running; no copy
-        of a summary nor a traceback is to come, so every run is settled."""
+        of a summary nor a traceback is to come, so every run is settled (those that waited for one end again, as
+        they stand: sinks may hold what such a line would have completed)."""
+        changes = [Change(run, ended=True) for run in self.runs if run.ended and not self.settled(run)]
         self._last_summary = None
         self._detail_target = None
-        changes = []
         for run in self._open():
             run.finished = True
             changes.append(Change(run, ended=True))
@@ -303,11 +304,16 @@ class Book:
         started = result is AttemptResult.RUNNING  # a `running` line (TaskStarted)
         if attempt is not None and attempt.pid == event.pid and attempt.result is result:
             # A second handler's copy of the same line (another process's line may sit between the copies); the
-            # copy may carry the time the first lacked (Luigi's own `LEVEL: msg` handler writes none).
+            # copy may carry the time the first lacked (Luigi's own `LEVEL: msg` handler writes none), which sinks
+            # that read the first in an earlier batch must learn (a change again: they write each thing once).
+            if event.time is None:
+                return []
             if started and attempt.started_at is None:
                 attempt.started_at = event.time
-            elif not started and attempt.ended_at is None:
+                return [Change(run, task, attempt)]
+            if not started and attempt.ended_at is None:
                 attempt.ended_at = event.time
+                return [Change(run, task, attempt, ended=True)]
             return []
         if started:
             run.reschedule_open = run.reschedule_new = False
@@ -400,10 +406,14 @@ class Book:
 
     def _summary(self, event: Summary) -> list[Change]:
         if self._last_summary == event:
+            if event.time is None:
+                return []
+            changes = []
             for run in self.runs:  # the same block again, from a second handler, perhaps with the time
                 if run.summary == event and run.ended_at is None:
                     run.ended_at = event.time
-            return []
+                    changes.append(Change(run, ended=True))  # sinks that read the first in an earlier batch
+            return changes
         self._last_summary = event
         run = self._stopped if self._stopped is not None and self._stopped.summary is None else None
         if run is None:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROOT, replay, start_demo
+from conftest import ROOT, replay, run_demo, start_demo
 from otlp_receiver import OtlpReceiver, ReceivedSpan
 from sidecar import Sidecar
 from truth import SLACK, expected_states, load, starts_and_ends
@@ -27,7 +27,7 @@ from exporter import ids
 from exporter.pipeline import Pipeline
 from exporter.sinks.store import Store
 from exporter.sinks.traces import TraceSink
-from exporter.sources.files import read_lines
+from exporter.sources.files import read_blocks, read_lines
 
 RESOLUTION = 0.001  # --ms: the log's times are Luigi's truncated to the millisecond
 # Luigi logs `running` before it checks its dependencies' complete() and fires START after: on a busy 2-CPU machine
@@ -244,6 +244,62 @@ def test_spans_do_not_depend_on_how_lines_come_in(watched: Watched, monkeypatch:
     assert sorted(map(_same, received), key=lambda s: s.span_id) == sorted(
         map(_same, watched.spans), key=lambda s: s.span_id
     )
+
+
+def _read_into_sinks(log: Path, receiver: OtlpReceiver, one_line_per_batch: bool) -> tuple[object, ...]:
+    """`log` through a store and a trace sink, in blocks or a line per committed batch: what each sink wrote."""
+    store = Store(None)
+    traces = TraceSink(store, outbox_max=100_000)
+    traces.start()
+    pipeline = Pipeline(store, [traces])
+    source = str(log)
+    try:
+        if one_line_per_batch:
+            for line, _ in read_lines(source, source):
+                pipeline.feed(source, [line])
+                pipeline.commit()
+        else:
+            for block in read_blocks(source):
+                pipeline.feed_blocks(source, [block])
+                pipeline.commit()
+        pipeline.finish(source)
+        pipeline.commit()
+        traces.close(timeout=10)
+        # Attempts' rows: a task's state rows (attempt 0) take the run's latest time when the store learns the state,
+        # which depends on the batch by design.
+        columns = "run_id, task_id, attempt, event, time, worker_pid, error"
+        query = f"SELECT {columns} FROM task_events WHERE attempt > 0 ORDER BY run_id, task_id, attempt, event"
+        rows = store.connect().execute(query)
+        return sorted(map(_same, receiver.spans()), key=lambda s: s.span_id), store.stats(), rows.fetchall()
+    finally:
+        store.close()
+        receiver.clear()
+
+
+def test_a_second_handlers_time_reaches_every_sink_in_any_batch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Luigi's own `LEVEL: msg` handler writes each record first, without a time, and a second handler's copy
+    carries it. Read a line per batch, that copy comes in a later batch than the record it completes: the spans, the
+    store's event rows and its duration counters are still those of the log read whole, each written once."""
+    run_dir = tmp_path / "PlanExe_dual"
+    run_demo(run_dir, "--workers", "2", "--speed", "0.01", "--ms", "--dual-handlers", "--fail", "SWOTAnalysisTask")
+    log = run_dir / "log.txt"
+    assert "\nDEBUG: Checking if" in log.read_text()  # the time-less copy, first
+    receiver = OtlpReceiver("http").start()
+    for name, value in receiver.env.items():
+        monkeypatch.setenv(name, value)
+    try:
+        whole = _read_into_sinks(log, receiver, one_line_per_batch=False)
+        by_line = _read_into_sinks(log, receiver, one_line_per_batch=True)
+    finally:
+        receiver.stop()
+    spans, stats, rows = whole
+    assert len(spans) > 30 and all(row[4] is not None for row in rows)  # every event row has its time
+    assert sum(sum(s.buckets) for s in stats.values()) == sum(s.attempts for s in stats.values()) > 30
+    assert by_line[0] == spans
+    assert by_line[1] == stats
+    assert by_line[2] == rows
 
 
 @pytest.mark.parametrize(("protocol", "kill"), [("http", False), ("grpc", True)], ids=["http", "grpc-sigkill"])

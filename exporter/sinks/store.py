@@ -299,12 +299,13 @@ class Store:
 
     def _event(
         self, run: Run, task: Task, attempt: int, event: str, time: float | None, pid: int | None, error: str | None
-    ) -> bool:
-        """Write one event row once; True when it is new. A repeat may only add the error text or time it lacked."""
+    ) -> str | None:
+        """Write one event row once: "new" when it is, "timed" when a repeat gave it the time it lacked (a second
+        handler's copy in a later batch; a repeat may add only that and the error text), else None."""
         key = (run.run_id, task.task_id, attempt, event)
         written = (*key, time, error)
         if written in self._batch_events:
-            return False
+            return None
         self._batch_events.add(written)
         cursor = self._db.execute(
             "INSERT OR IGNORE INTO task_events (run_id, task_id, attempt, event, family, time, worker_pid, error) "
@@ -312,27 +313,30 @@ class Store:
             (*key, task.family, time, pid, error),
         )
         if cursor.rowcount == 1:
-            return True
-        if error is not None or time is not None:
-            self._db.execute(
-                "UPDATE task_events SET error = coalesce(?, error), time = coalesce(time, ?) "
-                "WHERE run_id = ? AND task_id = ? AND attempt = ? AND event = ?",
-                (error, time, *key),
-            )
-        return False
+            return "new"
+        where = "WHERE run_id = ? AND task_id = ? AND attempt = ? AND event = ?"
+        if error is not None:
+            self._db.execute(f"UPDATE task_events SET error = ? {where}", (error, *key))
+        if time is not None:
+            cursor = self._db.execute(f"UPDATE task_events SET time = ? {where} AND time IS NULL", (time, *key))
+            if cursor.rowcount == 1:
+                return "timed"
+        return None
 
     def _attempt(self, run: Run, task: Task, attempt: Attempt, ended: bool) -> None:
         if not ended:
-            new = self._event(run, task, attempt.number, "started", attempt.started_at, attempt.pid, None)
-            if new and attempt.number > 1 and task.attempts[attempt.number - 2].result in _FAILED:
+            written = self._event(run, task, attempt.number, "started", attempt.started_at, attempt.pid, None)
+            if written == "new" and attempt.number > 1 and task.attempts[attempt.number - 2].result in _FAILED:
                 self._bump(run, task, "retries", attempt)  # not a re-run after dynamic dependencies
             return
         result = attempt.result.value
-        new = self._event(run, task, attempt.number, result, attempt.ended_at, attempt.pid, attempt.error)
-        if new and attempt.result is not AttemptResult.NEW_REQUIREMENTS:
-            self._bump(run, task, result, attempt)
+        written = self._event(run, task, attempt.number, result, attempt.ended_at, attempt.pid, attempt.error)
+        if written is not None and attempt.result is not AttemptResult.NEW_REQUIREMENTS:
+            self._bump(run, task, result, attempt, counted=written == "timed")
 
-    def _bump(self, run: Run, task: Task, result: str, attempt: Attempt) -> None:
+    def _bump(self, run: Run, task: Task, result: str, attempt: Attempt, counted: bool = False) -> None:
+        """Count an attempt that ended with `result` (or a retry), and its duration; `counted`: it was counted when
+        its end had no time yet, and only the duration, known now, is added."""
         key = (run.pipeline or "", task.family, "" if result == "retries" else result)
         with self._lock:
             self._stats_version += 1
@@ -340,7 +344,7 @@ class Store:
             if result == "retries":
                 stats.retries += 1
             else:
-                stats.attempts += 1
+                stats.attempts += 0 if counted else 1
                 duration = attempt.duration_s
                 if duration is not None:
                     stats.duration_sum += duration

@@ -185,9 +185,11 @@ class TraceSink:
         provider = TracerProvider(sampler=ALWAYS_ON, resource=resource, id_generator=self._ids, shutdown_on_exit=False)
         provider.add_span_processor(_OutboxProcessor(self._queue))
         self._tracer = provider.get_tracer("luigi-exporter", __version__)
-        # A failed attempt's traceback comes as a later change (the lines after it end it): per source, the failed
-        # attempt whose span waits for it; any other change of that source means no traceback is coming.
+        # Spans that wait for what lines to come may give them (`_attempt_ended`, `_run_ended`): per source, the
+        # failed attempt whose traceback is next; per run, attempts whose end has no time yet; runs likewise.
         self._held: dict[str, tuple[Run, Task, Attempt]] = {}
+        self._untimed: dict[tuple[str, str], dict[int, tuple[Task, Attempt]]] = {}
+        self._untimed_runs: set[tuple[str, str]] = set()
         self._dropping = False
         self.spans_sent_total = 0
         self.export_errors_total = 0
@@ -205,18 +207,43 @@ class TraceSink:
     def apply(self, changes: Sequence[Change]) -> None:
         done: set[int] = set()  # span ids made in this batch: the model already holds the batch's end state
         for change in changes:
-            run, attempt = change.run, change.attempt
+            run, task, attempt = change.run, change.task, change.attempt
             held = self._held.pop(run.source, None)
             if held is not None and held[2] is not attempt:
                 self._attempt_span(*held, done)
-            if change.task is None:
+            if task is None:
                 if change.ended:
-                    self._run_spans(run, done)
+                    self._run_ended(run, done)
             elif attempt is not None and change.ended:
-                if attempt.result is AttemptResult.FAILURE and attempt.error is None:
-                    self._held[run.source] = (run, change.task, attempt)
-                else:
-                    self._attempt_span(run, change.task, attempt, done)
+                self._attempt_ended(run, task, attempt, done)
+
+    def _attempt_ended(self, run: Run, task: Task, attempt: Attempt, done: set[int]) -> None:
+        """An attempt's span, once nothing to come may change it: a failure's traceback comes with the next lines
+        (any other change of the source means it did not), and when the end has no time (Luigi's own `LEVEL: msg`
+        handler writes none), a second handler's copy may bring it, after other processes' lines, before the run
+        ends."""
+        key = (run.source, run.run_id)
+        if attempt.ended_at is None:
+            self._untimed.setdefault(key, {})[id(attempt)] = (task, attempt)
+            return
+        if key in self._untimed:
+            self._untimed[key].pop(id(attempt), None)
+        if attempt.result is AttemptResult.FAILURE and attempt.error is None:
+            self._held[run.source] = (run, task, attempt)
+        else:
+            self._attempt_span(run, task, attempt, done)
+
+    def _run_ended(self, run: Run, done: set[int]) -> None:
+        """The run's spans, and those of its attempts still without an end time; a summary without a time waits for
+        its copy (the run's next change: that copy, or the input's end)."""
+        key = (run.source, run.run_id)
+        for task, attempt in self._untimed.pop(key, {}).values():
+            self._attempt_span(run, task, attempt, done)
+        if run.ended_at is None and run.summary is not None and key not in self._untimed_runs:
+            self._untimed_runs.add(key)
+            return
+        self._untimed_runs.discard(key)
+        self._run_spans(run, done)
 
     def _queue(self, key: str, payload: bytes) -> None:
         dropped = self._store.outbox_add([(key, payload, time.time())], self._outbox_max)
