@@ -79,7 +79,7 @@ class Book:
         may give its time, nor the one a traceback (the next lines) belongs to."""
         if not run.ended:
             return False
-        if self._last_summary is not None and run.summary == self._last_summary and run.ended_at is None:
+        if self._last_summary is not None and run.summary is self._last_summary and run.ended_at is None:
             return False
         return self._detail_target is None or self._detail_target[0] is not run
 
@@ -410,7 +410,7 @@ class Book:
                 return []
             changes = []
             for run in self.runs:  # the same block again, from a second handler, perhaps with the time
-                if run.summary == event and run.ended_at is None:
+                if run.summary is self._last_summary and run.ended_at is None:  # the run the first ended
                     run.ended_at = event.time
                     changes.append(Change(run, ended=True))  # sinks that read the first in an earlier batch
             return changes

@@ -7,6 +7,7 @@ pipeline thread is the only writer; HTTP threads read snapshots under `lock`.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import sqlite3
 import threading
@@ -86,6 +87,9 @@ class Pipeline:
         self._base_ids: set[str] = set()
         self._positions: dict[str, Position] = {}  # the latest offset read of every followed file
         self._store_behind = False  # a store write failed: the next batch writes the whole model again
+        # The JSON of settled runs the model holds (`documents_json`), by id: each entry holds its run, whose id no
+        # other run can take while it does, and goes once the model no longer holds the run.
+        self._settled_json: dict[int, tuple[Run, str]] = {}
         self.lines_cut = 0
         self.read_errors = 0
         self.sink_errors: Counter[str] = Counter()
@@ -270,9 +274,39 @@ class Pipeline:
         """Every run (or the one named) in the replay contract; given `now`, with the live fields (ETA, trace id)."""
         with self.lock:
             runs = [run for s in self._streams.values() for run in s.book.runs if run_id in (None, run.run_id)]
-            if now is None or self.store is None:
-                return [run_dict(run) for run in runs]
-            return [live_dict(run, now, self.store.usual_durations(run.pipeline or "")) for run in runs]
+            return [self._document(run, now) for run in runs]
+
+    def documents_json(self, now: float) -> list[str]:
+        """`documents(now)`, each as the JSON text `json.dumps` gives (/api/runs, polled by every open page). A settled
+        run's text is made once and kept while the model holds the run: no line to come changes it (`Book.settled`),
+        and an ended run has no ETA. The others' documents are encoded outside the lock."""
+        made: list[tuple[Run, bool]] = []  # the runs whose documents are made here, and whether they are settled
+        parts: list[str | dict] = []
+        with self.lock:
+            kept, self._settled_json = self._settled_json, {}
+            for stream in self._streams.values():
+                for run in stream.book.runs:
+                    entry = kept.get(id(run))
+                    if entry is not None and entry[0] is run:
+                        self._settled_json[id(run)] = entry
+                        parts.append(entry[1])
+                    else:
+                        made.append((run, stream.book.settled(run)))
+                        parts.append(self._document(run, now))
+        texts, made_here = [], iter(made)
+        for part in parts:
+            if isinstance(part, dict):
+                run, settled = next(made_here)
+                part = json.dumps(part)
+                if settled:
+                    self._settled_json[id(run)] = (run, part)
+            texts.append(part)
+        return texts
+
+    def _document(self, run: Run, now: float | None) -> dict:
+        if now is None or self.store is None:
+            return run_dict(run)
+        return live_dict(run, now, self.store.usual_durations(run.pipeline or ""))
 
     def document(self, run_id: str, now: float) -> dict | None:
         """One run in the live contract: from the model, else from the store (a finished run past retention, which

@@ -59,19 +59,20 @@ class JsonRuns:
 
     def write(self, runs: Iterable[Run]) -> None:
         for run in runs:
-            self._put(json.dumps(run_dict(run)))
+            self.write_json(json.dumps(run_dict(run)))
 
     def put(self, run_id: str, rest: str) -> None:
         """A run written elsewhere without its id (`without_id`), under the id it has here."""
-        self._put(f'{{"run_id": {json.dumps(run_id)}, {rest}')
+        self.write_json(f'{{"run_id": {json.dumps(run_id)}, {rest}')
+
+    def write_json(self, text: str) -> None:
+        """A run's document already in JSON (`Pipeline.documents_json`)."""
+        self._out.write((", " if self.written else '{"runs": [') + text)
+        self.written += 1
 
     def end(self, lines_read: int, lines_unparsed: int) -> None:
         counts = f'"lines_read": {lines_read}, "lines_unparsed": {lines_unparsed}}}'
         self._out.write(f"], {counts}\n" if self.written else f'{{"runs": [], {counts}\n')
-
-    def _put(self, text: str) -> None:
-        self._out.write((", " if self.written else '{"runs": [') + text)
-        self.written += 1
 
 
 def without_id(run: Run) -> str:

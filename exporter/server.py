@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import threading
 import time
@@ -11,6 +12,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from exporter.pipeline import Pipeline
+from exporter.replay import JsonRuns
 from exporter.sinks.metrics import Exposition
 from exporter.webconfig import WebConfig
 
@@ -80,10 +82,13 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, *self.metrics.render(self.headers.get("Accept", "")))
         elif path == "/healthz":
             self._send(200, b"ok\n", "text/plain; charset=utf-8")
-        elif path == "/api/runs":
-            p = self.pipeline
-            runs = p.documents(time.time())
-            self._json({"runs": runs, "lines_read": p.lines_read, "lines_unparsed": p.lines_unparsed})
+        elif path == "/api/runs":  # replay --json's document, as the model holds it now
+            p, body = self.pipeline, io.StringIO()
+            document = JsonRuns(body)
+            for text in p.documents_json(time.time()):
+                document.write_json(text)
+            document.end(p.lines_read, p.lines_unparsed)
+            self._send(200, body.getvalue().encode(), "application/json")
         elif path.startswith("/api/runs/"):
             run_id = unquote(path.removeprefix("/api/runs/"))
             run = self.pipeline.document(run_id, time.time())

@@ -15,6 +15,7 @@ from exporter.demo.copies import unique_workers
 from exporter.lines import Line
 from exporter.pipeline import Pipeline
 from exporter.replay import replay_file, replay_into
+from exporter.sinks.store import Store
 
 FAST = ("--speed", "0.01")
 
@@ -157,3 +158,30 @@ def test_a_run_ended_by_a_summary_is_settled_after_the_summarys_second_copy(dual
     assert pipeline.take_settled() == []
     pipeline.feed("log", lines[marks[1] + 2 :])
     assert pipeline.take_settled() == [run] and run.ended_at is not None
+
+
+def test_api_runs_makes_a_settled_runs_document_once_and_only_a_settled_ones(dual_log: bytes) -> None:
+    """What /api/runs serves is the model's documents as they stand, while a settled run's JSON is made once; a run
+    the plain handler's summary ended is not settled until the timestamped copy gives its end time."""
+    second = unique_workers(dual_log, 1).decode().splitlines()
+    texts = [*dual_log.decode().splitlines(), *second]
+    lines = [Line("log", i, text) for i, text in enumerate(texts)]
+    marks = [i for i, line in enumerate(lines) if line.text == "===== Luigi Execution Summary ====="]
+    store = Store(None)
+    pipeline, now = Pipeline(store), 2e9
+
+    def served() -> list[dict]:
+        texts = pipeline.documents_json(now)
+        assert [json.loads(text) for text in texts] == pipeline.documents(now)
+        return texts
+
+    try:
+        pipeline.feed("log", lines[: marks[5] + 2])  # the second build's summary, the plain handler's copy only
+        first, ended = served()
+        assert json.loads(ended)["ended_at"] is None and json.loads(ended)["status"] == "failed"
+        again = served()
+        assert again[0] is first and again[1] is not ended  # settled: kept; ended, its time to come: made anew
+        pipeline.feed("log", lines[marks[5] + 2 :])
+        assert served()[0] is first and json.loads(served()[1])["ended_at"] is not None
+    finally:
+        store.close()

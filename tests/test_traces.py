@@ -320,7 +320,7 @@ def test_collector_down_then_up_every_span_exactly_once(protocol: str, kill: boo
             sidecar.kill()
             assert _outbox(state) > 0
             sidecar = Sidecar(*watch_args, log=tmp_path / "s.log", env=receiver.env)
-        sidecar.wait_for(lambda d: d["runs"][0]["tasks_done"] >= 20, timeout=60)
+        sidecar.wait_for(lambda d: bool(d["runs"]) and d["runs"][0]["tasks_done"] >= 20, timeout=60)  # caught up
         assert receiver.spans() == [] and _outbox(state) > 0
         receiver.start()
         assert build.wait(timeout=60) == 1
