@@ -262,17 +262,13 @@ class Parser:
             if stop == -1:
                 stop = size
             offset = base + min(stop + 1, size)
+            text = decode_line(data[pos:stop])
             kind = kinds.get(pos, -1) if at_rest else -1
-            if kind == -1:
-                events += read(decode_line(data[pos:stop]), offset, arrival)
+            if kind == -1 or (event := self._quick(kind, text, offset, arrival)) is None:
+                events += read(text, offset, arrival)
             else:
-                text = decode_line(data[pos:stop])
-                event = self._quick(kind, text, offset, arrival)
-                if event is None:
-                    events += read(text, offset, arrival)
-                else:
-                    self.lines_read += 1
-                    self._took(event, offset, events)
+                self.lines_read += 1
+                self._took(event, offset, events)
             pos = stop + 1
         self._resolve_skipped()  # holds no block past its own
         return events

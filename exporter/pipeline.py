@@ -280,8 +280,8 @@ class Pipeline:
         """`documents(now)`, each as the JSON text `json.dumps` gives (/api/runs, polled by every open page). A settled
         run's text is made once and kept while the model holds the run: no line to come changes it (`Book.settled`),
         and an ended run has no ETA. The others' documents are encoded outside the lock."""
-        made: list[tuple[Run, bool]] = []  # the runs whose documents are made here, and whether they are settled
-        parts: list[str | dict] = []
+        texts: list[str] = []
+        fresh: list[tuple[int, Run, bool, dict]] = []  # (place in texts, run, settled, its document) to encode
         with self.lock:
             kept, self._settled_json = self._settled_json, {}
             for stream in self._streams.values():
@@ -289,18 +289,14 @@ class Pipeline:
                     entry = kept.get(id(run))
                     if entry is not None and entry[0] is run:
                         self._settled_json[id(run)] = entry
-                        parts.append(entry[1])
+                        texts.append(entry[1])
                     else:
-                        made.append((run, stream.book.settled(run)))
-                        parts.append(self._document(run, now))
-        texts, made_here = [], iter(made)
-        for part in parts:
-            if isinstance(part, dict):
-                run, settled = next(made_here)
-                part = json.dumps(part)
-                if settled:
-                    self._settled_json[id(run)] = (run, part)
-            texts.append(part)
+                        fresh.append((len(texts), run, stream.book.settled(run), self._document(run, now)))
+                        texts.append("")
+        for place, run, settled, document in fresh:
+            texts[place] = json.dumps(document)
+            if settled:
+                self._settled_json[id(run)] = (run, texts[place])
         return texts
 
     def _document(self, run: Run, now: float | None) -> dict:
