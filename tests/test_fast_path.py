@@ -11,6 +11,7 @@ from dataclasses import fields
 from datetime import datetime
 from pathlib import Path
 
+import hyperscan
 import pytest
 from conftest import run_demo
 from hypothesis import HealthCheck, given, settings
@@ -18,7 +19,7 @@ from hypothesis import strategies as st
 
 from exporter.events import Event, Summary, TaskFailed
 from exporter.lines import Block, Line, decode_line
-from exporter.parse import Parser
+from exporter.parse import _CANDIDATES, _QUICK_KINDS, _SCANNER, Parser, _candidate_lines
 from exporter.sources import files, tail
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -167,6 +168,36 @@ def _events_in_blocks(path: Path) -> Read:
     events = [e for block in files.read_blocks(str(path)) for e in parser.feed_block(block, "s")]
     events.extend(parser.flush())
     return _whole(events), parser.lines_read, parser.lines_unparsed
+
+
+def _candidates_by_hand(data: bytes) -> dict[int, int]:
+    """What `_candidate_lines` must find, line by line: the distinct candidates each line holds (a CR only when no
+    LF follows it), the one's index if it is one of the first three, else -1."""
+    found: dict[int, int] = {}
+    start = 0
+    for piece in data.split(b"\n"):
+        line = data[start : start + len(piece) + 1]  # with its LF, if any: a CR before it is no candidate
+        held = {
+            k for k, word in enumerate(_CANDIDATES) if word in (line.replace(b"\r\n", b"\n") if word == b"\r" else line)
+        }
+        if held:
+            only = held.pop() if len(held) == 1 else -1
+            found[start] = only if only < _QUICK_KINDS else -1
+        start += len(piece) + 1
+    return found
+
+
+@SETTINGS
+@given(
+    st.lists(
+        st.sampled_from([*_CANDIDATES, b"\n", b"\r\n", b"\r", b"x", b" ", b"]", b"Checking", b"Informed sc"]),
+        max_size=60,
+    )
+)
+def test_scanner_finds_the_lines_a_search_by_hand_finds(pieces: list[bytes]) -> None:
+    """One Hyperscan pass finds every candidate of every line, as one search per line and literal would."""
+    data = b"".join(pieces)
+    assert _candidate_lines(data, hyperscan.Scratch(_SCANNER)) == _candidates_by_hand(data)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
