@@ -14,7 +14,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, NoReturn
 
-from exporter.contract import run_counts
+from exporter.contract import run_counts, to_json
 from exporter.model import Run
 from exporter.options import (
     EXIT_CONFIG,
@@ -266,8 +266,8 @@ def _replay(args: argparse.Namespace) -> int:
             "lines_read": pipeline.lines_read,
             "lines_unparsed": pipeline.lines_unparsed,
         }
-        # One write of compact JSON for pipes and files (json.dump with indent goes through the slow encoder).
-        sys.stdout.write(json.dumps(document, indent=1 if sys.stdout.isatty() else None) + "\n")
+        # Indented for a person; for pipes and files what the streamed document is.
+        sys.stdout.write((json.dumps(document, indent=1) if sys.stdout.isatty() else to_json(document)) + "\n")
         return 0
     write(pipeline.runs())  # those a lagging store held back, or all of them when not streamed
     if args.json:

@@ -5,12 +5,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import orjson
+
 from exporter.eta import eta_seconds
 from exporter.events import Summary
 from exporter.ids import trace_id
 from exporter.model import Attempt, Run, Task, TaskState
 
-__all__ = ["live_dict", "run_counts", "run_dict", "state_counts", "summary_dict", "task_dict"]
+__all__ = ["live_dict", "run_counts", "run_dict", "state_counts", "summary_dict", "task_dict", "to_json"]
+
+
+def to_json(document: Any) -> str:
+    """A document of the contract as JSON text: compact, in UTF-8 (orjson's). json.dumps took a tenth of replay's
+    time on the benchmark's log (~40 KB a run) and a good part of each /api/runs poll; orjson takes a fifth of that."""
+    return orjson.dumps(document).decode()
 
 
 def state_counts(run: Run, of_tasks: list[TaskState] | None = None) -> dict[TaskState, int]:

@@ -7,7 +7,6 @@ pipeline thread is the only writer; HTTP threads read snapshots under `lock`.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import sqlite3
 import threading
@@ -20,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from exporter.book import Book
-from exporter.contract import live_dict, run_dict
+from exporter.contract import live_dict, run_dict, to_json
 from exporter.events import Event, Summary
 from exporter.ids import trace_id
 from exporter.lines import Block, Line
@@ -277,7 +276,7 @@ class Pipeline:
             return [self._document(run, now) for run in runs]
 
     def documents_json(self, now: float) -> list[str]:
-        """`documents(now)`, each as the JSON text `json.dumps` gives (/api/runs, polled by every open page). A settled
+        """`documents(now)`, each as the JSON text `to_json` gives (/api/runs, polled by every open page). A settled
         run's text is made once and kept while the model holds the run: no line to come changes it (`Book.settled`),
         and an ended run has no ETA. The others' documents are encoded outside the lock."""
         texts: list[str] = []
@@ -294,7 +293,7 @@ class Pipeline:
                         fresh.append((len(texts), run, stream.book.settled(run), self._document(run, now)))
                         texts.append("")
         for place, run, settled, document in fresh:
-            texts[place] = json.dumps(document)
+            texts[place] = to_json(document)
             if settled:
                 self._settled_json[id(run)] = (run, texts[place])
         return texts

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable
 from datetime import tzinfo
 from typing import TextIO
 
-from exporter.contract import run_dict
+from exporter.contract import run_dict, to_json
 from exporter.model import Run
 from exporter.pipeline import Pipeline
 from exporter.sources.files import read_blocks
@@ -50,7 +49,7 @@ def replay_file(path: str, tz: tzinfo | None = None, expected_tasks: int | None 
 
 
 class JsonRuns:
-    """`replay --json`'s document written a run at a time, as runs settle: byte for byte what `json.dumps` gives for
+    """`replay --json`'s document written a run at a time, as runs settle: byte for byte what `to_json` gives for
     `{"runs": [...], "lines_read": N, "lines_unparsed": M}` written at once."""
 
     def __init__(self, out: TextIO) -> None:
@@ -59,25 +58,25 @@ class JsonRuns:
 
     def write(self, runs: Iterable[Run]) -> None:
         for run in runs:
-            self.write_json(json.dumps(run_dict(run)))
+            self.write_json(to_json(run_dict(run)))
 
     def put(self, run_id: str, rest: str) -> None:
         """A run written elsewhere without its id (`without_id`), under the id it has here."""
-        self.write_json(f'{{"run_id": {json.dumps(run_id)}, {rest}')
+        self.write_json(f'{{"run_id":{to_json(run_id)},{rest}')
 
     def write_json(self, text: str) -> None:
         """A run's document already in JSON (`Pipeline.documents_json`)."""
-        self._out.write((", " if self.written else '{"runs": [') + text)
+        self._out.write(("," if self.written else '{"runs":[') + text)
         self.written += 1
 
     def end(self, lines_read: int, lines_unparsed: int) -> None:
-        counts = f'"lines_read": {lines_read}, "lines_unparsed": {lines_unparsed}}}'
-        self._out.write(f"], {counts}\n" if self.written else f'{{"runs": [], {counts}\n')
+        counts = f'"lines_read":{lines_read},"lines_unparsed":{lines_unparsed}}}'
+        self._out.write(f"],{counts}\n" if self.written else f'{{"runs":[],{counts}\n')
 
 
 def without_id(run: Run) -> str:
     """A run's JSON after its id, which depends on the runs before it: `JsonRuns.put` joins the two into what
-    `json.dumps(run_dict(run))` gives (the id is the document's first key)."""
+    `to_json(run_dict(run))` gives (the id is the document's first key)."""
     document = run_dict(run)
     del document["run_id"]
-    return json.dumps(document)[1:]
+    return to_json(document)[1:]

@@ -158,7 +158,7 @@ class _Child:
     @classmethod
     def fork(cls, pipeline: Pipeline, path: str, start: int, cuts: list[int]) -> _Child:
         # Both outlive this call: the child writes them, `result` reads and closes them.
-        runs = tempfile.TemporaryFile("w+", encoding="ascii")  # noqa: SIM115 (json.dumps escapes all else)
+        runs = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115 (to_json writes UTF-8)
         report = tempfile.TemporaryFile("w+b")  # noqa: SIM115
         pid = os.fork()
         if pid == 0:

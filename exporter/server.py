@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -11,6 +10,7 @@ from importlib import resources
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from exporter.contract import to_json
 from exporter.pipeline import Pipeline
 from exporter.replay import JsonRuns
 from exporter.sinks.metrics import Exposition
@@ -105,7 +105,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(404, b"not found\n", "text/plain; charset=utf-8")
 
     def _json(self, document: Any) -> None:
-        self._send(200, json.dumps(document).encode(), "application/json")
+        self._send(200, to_json(document).encode(), "application/json")
 
     def _send(self, status: int, body: bytes, content_type: str) -> None:
         self.send_response(status)

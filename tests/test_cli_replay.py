@@ -106,7 +106,7 @@ def test_a_reader_that_leaves_early_is_no_error(tmp_path: Path) -> None:
     proc = subprocess.Popen(
         [*CLI, "replay", "--json", str(big)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
-    assert proc.stdout is not None and proc.stdout.read(100).startswith(b'{"runs": [')
+    assert proc.stdout is not None and proc.stdout.read(100).startswith(b'{"runs":[')
     proc.stdout.close()
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 141 and b"Traceback" not in stderr, stderr.decode()[-2000:]

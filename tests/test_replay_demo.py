@@ -10,7 +10,7 @@ from conftest import replay, run_demo
 from truth import assert_run_matches, load
 
 from exporter.cli import main
-from exporter.contract import run_dict
+from exporter.contract import run_dict, to_json
 from exporter.demo.copies import unique_workers
 from exporter.lines import Line
 from exporter.pipeline import Pipeline
@@ -132,7 +132,7 @@ def test_replay_json_streams_the_document_the_whole_model_gives(
     assert len(document["runs"]) > 40 and {r["status"] for r in document["runs"]} >= {"failed", "incomplete"}
     capsys.readouterr()
     assert main(["replay", "--json", str(log), str(second)]) == 0
-    assert capsys.readouterr().out == json.dumps(document) + "\n"
+    assert capsys.readouterr().out == to_json(document) + "\n"
 
     pipeline, written, held = Pipeline(), [], []
 

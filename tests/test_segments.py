@@ -60,7 +60,7 @@ def test_builds_one_after_another_read_in_segments_as_in_one(tmp_path: Path, bui
     killed = failing[: failing.index(b"\n", len(failing) // 2) + 1]
     path = _log(tmp_path / "builds.log", [dual, failing, concurrent] * 3 + [dual, failing] * 3 + [killed, failing])
     whole = _one_process(path)
-    assert '"status": "incomplete"' in whole and whole.count('"run_id"') > 20
+    assert '"status":"incomplete"' in whole and whole.count('"run_id"') > 20
     for jobs in (2, 3, 8):
         starts = cuts(path, jobs, min_segment=1)
         assert len(starts) == jobs - 1
@@ -124,7 +124,7 @@ def test_files_one_after_another_each_cut(tmp_path: Path, builds: dict[str, byte
     took_over = sum(replay_json(pipeline, path, document, cuts(path, 3, min_segment=1)) for path in (first, second))
     document.end(pipeline.lines_read, pipeline.lines_unparsed)
     assert cut_out.getvalue() == out.getvalue() and took_over == 4
-    assert '"run_id": "second.log#2"' in out.getvalue()
+    assert '"run_id":"second.log#2"' in out.getvalue()
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

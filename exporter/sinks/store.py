@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from exporter.contract import run_counts, run_dict
+from exporter.contract import run_counts, run_dict, to_json
 from exporter.ids import trace_id
 from exporter.model import Attempt, AttemptResult, Change, Run, Task, TaskState
 from exporter.sources.tail import Position
@@ -404,7 +404,7 @@ class Store:
                 counts["tasks_total"],
                 counts["tasks_completed"],
                 counts["tasks_failed"],
-                json.dumps(run_dict(run)),
+                to_json(run_dict(run)),
             ),
         )
 
