@@ -75,14 +75,17 @@ def parse_repr(text: str, split: re.Pattern[str] = _PARAM_SPLIT) -> ParsedRepr:
 
 
 def _params(parts: list[str]) -> tuple[dict[str, str], bool]:
-    params: dict[str, str] = {}
-    exact = True
-    for part in parts:
-        pm = _PARAM.match(part)
-        if pm is None or pm[1] in params:
+    """The params of a body cut at `, name=` boundaries: every part after the first starts with `name=` (so only the
+    first needs the pattern); not exact when the first is no `name=value` or a name comes back (the first one kept)."""
+    first = _PARAM.match(parts[0])
+    params = {first[1]: first[2]} if first is not None else {}
+    exact = first is not None
+    for part in parts[1:]:
+        name, _, value = part.partition("=")
+        if name in params:
             exact = False
-            continue
-        params[pm[1]] = pm[2]
+        else:
+            params[name] = value
     return params, exact
 
 
