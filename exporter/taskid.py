@@ -41,17 +41,18 @@ class ParsedRepr(NamedTuple):
 
 def task_id_str(family: str, params: dict[str, str]) -> str:
     """luigi.task.task_id_str, the same bytes: family, first 3 values by name cut to 16 chars, md5 of sorted JSON."""
-    return _task_id_str(family, tuple(sorted(params.items())))
+    return f"{family}_{_id_tail(tuple(sorted(params.items())))}"
 
 
-@lru_cache(maxsize=8192)  # a build repeats its tasks' descriptions on many lines: hash each once
-def _task_id_str(family: str, items: tuple[tuple[str, str], ...]) -> str:
+@lru_cache(maxsize=8192)  # the tasks of a build often share their params (a pipeline's run dir, its settings)
+def _id_tail(items: tuple[tuple[str, str], ...]) -> str:
+    """All of a task id after its family: it depends on the params alone, so it is computed once per params."""
     # Luigi hashes json.dumps(params, separators=(",", ":"), sort_keys=True); for names and values that are all
     # strings, sorted by name here, that is these bytes, written with the function json.dumps writes strings with
     # (a new encoder per json.dumps call with options was a tenth of the model's time on new builds).
-    param_str = "{" + ",".join(f"{_json_string(k)}:{_json_string(v)}" for k, v in items) + "}"
+    param_str = "{" + ",".join([f"{_json_string(k)}:{_json_string(v)}" for k, v in items]) + "}"
     param_hash = hashlib.md5(param_str.encode("utf-8"), usedforsecurity=False).hexdigest()
-    return f"{family}_{_summary(items)}_{param_hash[:_TRUNCATE_HASH]}"
+    return f"{_summary(items)}_{param_hash[:_TRUNCATE_HASH]}"
 
 
 @lru_cache(maxsize=8192)  # the same reprs come back on every Checking and worker line of a build
@@ -69,9 +70,15 @@ def parse_repr(text: str, split: re.Pattern[str] = _PARAM_SPLIT) -> ParsedRepr:
     family, body = m[1], m[2]
     if not body:
         return ParsedRepr(family, {}, True)
+    return ParsedRepr(family, *_body(body, split))
+
+
+@lru_cache(maxsize=1024)  # the tasks of a build often share their params: their reprs differ in the family only
+def _body(body: str, split: re.Pattern[str]) -> tuple[dict[str, str], bool, tuple[str, ...]]:
+    """A repr's params, whether they were split with certainty, and the body cut at every `, name=`."""
     parts = _PARAM_SPLIT.split(body)
     params, exact = _params(parts if split is _PARAM_SPLIT else split.split(body))
-    return ParsedRepr(family, params, exact, tuple(parts))
+    return params, exact, tuple(parts)
 
 
 def _params(parts: list[str]) -> tuple[dict[str, str], bool]:
