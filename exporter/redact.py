@@ -28,6 +28,9 @@ class Redactor:
         patterns = [re.escape(n) if n in DEFAULT_NAMES else n for n in names]
         self._names = re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE) if patterns else None
         self._verdicts: dict[str, bool] = {}  # a pipeline has few param names, asked about on every new task
+        # The last params redacted, what they show, and whether that is the same: a build's tasks often share one
+        # params dict (`taskid._body`), which is then redacted once.
+        self._last: tuple[dict[str, str], dict[str, str], bool] = ({}, {}, True)
 
     def sensitive(self, name: str) -> bool:
         verdict = self._verdicts.get(name)
@@ -48,8 +51,12 @@ class Redactor:
 
     def task(self, task_id: str, family: str, params: dict[str, str]) -> tuple[dict[str, str], str]:
         """A task's params and id as shown: credentials redacted in both (the id changes only when its params do)."""
-        shown = self.params(params)
-        return shown, task_id if shown == params else self.task_id(task_id, family, params)
+        last, shown, same = self._last
+        if params is not last:
+            shown = self.params(params)
+            same = shown == params
+            self._last = params, shown, same
+        return shown, task_id if same else self.task_id(task_id, family, params)
 
     def task_id(self, task_id: str, family: str, params: dict[str, str]) -> str:
         """The id with the readable summary rebuilt from redacted values when a sensitive value is part of it.
