@@ -236,11 +236,12 @@ class Parser:
         self.lines_unparsed = 0
 
     def feed(self, line: Line) -> list[Event]:
+        self.lines_read += 1
         return self._read(line.text, line.offset, line.arrival)
 
     def _read(self, text: str, offset: int, arrival: float | None) -> list[Event]:
-        """`feed` of a line's fields (feed_block makes no Line of the lines it reads)."""
-        self.lines_read += 1
+        """`feed` of a line's fields, uncounted (feed_block makes no Line of the lines it reads, and counts them
+        all at once)."""
         if "\r" not in text and "\x1b" not in text:
             return self._piece(text, offset, arrival)
         return [event for piece in split_records(text) for event in self._piece(piece, offset, arrival)]
@@ -254,6 +255,7 @@ class Parser:
         if block.cut:
             return self.feed(Line(source, block.end, decode_line(data), arrival))
         base, size = block.end - len(data), len(data)
+        self.lines_read += data.count(b"\n") + (not data.endswith(b"\n"))  # each line is passed over or read once
         kinds = _candidate_lines(data, self._scratch)
         starts = sorted(kinds)
         starts.append(size)  # a sentinel: the loop below needs no bounds check
@@ -267,9 +269,6 @@ class Parser:
                     k += 1
                 if starts[k] > pos:
                     following = starts[k]
-                    self.lines_read += data.count(b"\n", pos, following)
-                    if following == size and not data.endswith(b"\n"):
-                        self.lines_read += 1  # the unterminated last line of the input
                     self._skipped.append((data, pos, following, arrival))
                     pos = following
                     continue
@@ -277,13 +276,14 @@ class Parser:
             if stop == -1:
                 stop = size
             offset = base + min(stop + 1, size)
-            text = decode_line(data[pos:stop])
+            raw = data[pos:stop]
             kind = kinds.get(pos, -1) if at_rest else -1
-            if kind == -1 or (event := self._quick(kind, text, offset, arrival)) is None:
-                events += read(text, offset, arrival)
-            else:
-                self.lines_read += 1
+            # A quick line holds no NUL and no CR but one before its LF, which `_quick` reads past: it needs no
+            # `decode_line`.
+            if kind != -1 and (event := self._quick(kind, raw.decode("utf-8", "replace"), offset, arrival)) is not None:
                 self._took(event, offset, events)
+            else:
+                events += read(decode_line(raw), offset, arrival)
             pos = stop + 1
         self._resolve_skipped()  # holds no block past its own
         return events
@@ -351,7 +351,8 @@ class Parser:
     def _quick(self, kind: int, text: str, offset: int, arrival: float | None) -> Event | None:
         """The event of a line holding `_CANDIDATES[kind]` and no other candidate, read at rest, when it is what
         `_piece` makes of it; else None (the line is read in full). With no other phrase in it, no summary mark
-        and no CR or ESC, `_piece` comes down to the one pattern."""
+        and no CR or ESC, `_piece` comes down to the one pattern (a CRLF line's CR is still at its end here: each
+        pattern reads past trailing blanks)."""
         if text[:1] == "[":  # a browser's prefix, perhaps
             return None
         if kind == 0:  # `(\w+)` ends before any trailing blank: no need to strip them
@@ -368,7 +369,8 @@ class Parser:
     def _took(self, event: Event, offset: int, events: list[Event]) -> None:
         """An event line was read: the traceback before it ends (at its time), and `event` goes to `events` after it
         unless it is a copy."""
-        self._at(event.time)
+        self._record_time = event.time  # `_at`, written out: this runs for every event
+        self._skipped.clear()
         if self._detail is not None:
             events += self._end_detail()
         if self._last_event.__class__ is event.__class__ and self._is_echo(event):  # a copy is of the same kind
