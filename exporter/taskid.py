@@ -39,9 +39,15 @@ class ParsedRepr(NamedTuple):
     parts: tuple[str, ...] = ()  # the body cut at every `, name=`: true boundaries and those inside values
 
 
+# The caches below keep nothing longer than this: a repr or params that long (a hostile line, or a task of huge
+# params) is split or hashed again each time, since 8,192 of them at 1 MiB would outlive their runs by gigabytes.
+_CACHED_CHARS = 4096
+
+
 def task_id_str(family: str, params: dict[str, str]) -> str:
     """luigi.task.task_id_str, the same bytes: family, first 3 values by name cut to 16 chars, md5 of sorted JSON."""
-    return f"{family}_{_id_tail(tuple(sorted(params.items())))}"
+    tail = _id_tail if sum(map(len, params.values())) <= _CACHED_CHARS else _id_tail.__wrapped__
+    return f"{family}_{tail(tuple(sorted(params.items())))}"
 
 
 @lru_cache(maxsize=8192)  # the tasks of a build often share their params (a pipeline's run dir, its settings)
@@ -55,13 +61,17 @@ def _id_tail(items: tuple[tuple[str, str], ...]) -> str:
     return f"{_summary(items)}_{param_hash[:_TRUNCATE_HASH]}"
 
 
-@lru_cache(maxsize=8192)  # the same reprs come back on every Checking and worker line of a build
 def parse_repr(text: str, split: re.Pattern[str] = _PARAM_SPLIT) -> ParsedRepr:
     """Split `Family(a=1, b=x, y)` into family and serialized params; never raises. Cached: callers must not
     change the params dict they get.
 
     `split` finds the boundaries between params; by default any `, name=`, which a value like `k=v, z=1` fools.
     """
+    return (_parse_repr if len(text) <= _CACHED_CHARS else _parse_repr.__wrapped__)(text, split)
+
+
+@lru_cache(maxsize=8192)  # the same reprs come back on every Checking and worker line of a build
+def _parse_repr(text: str, split: re.Pattern[str]) -> ParsedRepr:
     text = text.strip()
     m = _FAMILY.match(text)
     if m is None:
@@ -70,7 +80,7 @@ def parse_repr(text: str, split: re.Pattern[str] = _PARAM_SPLIT) -> ParsedRepr:
     family, body = m[1], m[2]
     if not body:
         return ParsedRepr(family, {}, True)
-    return ParsedRepr(family, *_body(body, split))
+    return ParsedRepr(family, *(_body if len(body) <= _CACHED_CHARS else _body.__wrapped__)(body, split))
 
 
 @lru_cache(maxsize=1024)  # the tasks of a build often share their params: their reprs differ in the family only

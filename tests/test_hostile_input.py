@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from conftest import ROOT, replay, start_demo
+from luigi.task import task_id_str
 from sidecar import Sidecar
 
 from exporter.lines import Line
@@ -206,6 +207,32 @@ def test_replay_hostile_file(tmp_path: Path, builds: dict[str, Path], capsys: py
     doc = json.loads(out)
     _check_hostile_runs(doc["runs"], _clean_runs(capsys, builds), "incomplete")
     assert doc["lines_unparsed"] >= 2  # C's half-written worker line, the 100 MB line cut to 1 MiB
+
+
+def test_long_reprs_leave_memory_with_their_runs(tmp_path: Path) -> None:
+    """Builds one after another, each with a task whose repr is 300 KB (a hostile line, or huge params): replay
+    drops each run as it ends, and nothing else keeps its reprs (the caches of reprs and ids kept 151 MB here)."""
+    header = "2026-01-02 03:04:05 - luigi-interface - "
+    values = random.Random(5)
+    log = tmp_path / "long-reprs.log"
+    with log.open("w") as f:
+        for i in range(100):
+            value = "".join(values.choices("abcdefghij", k=300_000))
+            f.write(f"{header}DEBUG - Checking if T{i}(a={value}, b=x{i}) is complete\n")
+            task_id = task_id_str(f"T{i}", {"a": value, "b": f"x{i}"})  # Luigi's own
+            f.write(f"{header}INFO - Informed scheduler that task   {task_id}   has status   DONE\n")
+            f.write(f"{header}INFO - Done scheduling tasks\n{header}INFO - \n===== Luigi Execution Summary =====\n\n")
+            f.write(f"Scheduled 1 tasks of which:\n* 1 complete ones were encountered:\n    - 1 T{i}(a=...)\n\n")
+            f.write("Did not run any tasks\nThis progress looks :) because there were no failed tasks or missing ")
+            f.write("dependencies\n\n===== Luigi Execution Summary =====\n\n")
+    code, out, err, peak = _measured("replay", "--json", "--jobs", "1", str(log))
+    assert code == 0 and "Traceback" not in err, err
+    runs = json.loads(out)["runs"]
+    assert len(runs) == 100 and {(r["status"], r["tasks_total"], r["tasks_already_done"]) for r in runs} == {
+        ("succeeded", 1, 1)
+    }
+    assert runs[7]["tasks"][0]["params"]["b"] == "x7"
+    assert peak < 80, f"peak RSS {peak:.0f} MB"
 
 
 @pytest.mark.parametrize(
