@@ -15,8 +15,11 @@ import bcrypt
 import pytest
 from browser import chromium
 from conftest import run_pipeline
+from luigi.task import task_id_str
 from promserver import api_get, prometheus_factory, wait_for_scrapes  # noqa: F401 (fixture)
 from sidecar import Sidecar, free_port
+
+from exporter.redact import REDACTED, Redactor
 
 API_KEY = "sk-live-4f9a2b7c1d"
 PASSWORD = "hunter2pass"
@@ -143,6 +146,19 @@ def test_credentials_are_redacted_everywhere(tmp_path: Path, secrets_log: Path) 
     for blob in (api, metrics, page, stored, (tmp_path / "sidecar.log").read_bytes()):
         assert API_KEY.encode() not in blob and PASSWORD.encode() not in blob
         assert b"sk_live_4f9a2b7c" not in blob  # nor the id's readable part made of it
+
+
+def test_tasks_sharing_secret_params_are_each_redacted() -> None:
+    """A build's tasks share one params dict, which `Redactor.task` redacts once: every task still shows the params
+    redacted and an id of its own family with the secret left out of its readable part."""
+    params = {"api_key": "sk_live_4f9a2b7c", "db_url": "postgresql://admin:hunter2@db/plans", "run": "r1"}
+    redactor = Redactor()
+    for family in ("Fetch", "Load", "Fetch"):
+        task_id = task_id_str(family, params)  # Luigi's own
+        shown, shown_id = redactor.task(task_id, family, params)
+        assert shown == {"api_key": REDACTED, "db_url": f"postgresql://admin:{REDACTED}@db/plans", "run": "r1"}
+        assert shown_id.startswith(f"{family}_") and shown_id.endswith(task_id[-11:]) and "sk_live" not in shown_id
+    assert params["api_key"] == "sk_live_4f9a2b7c"  # the shared dict itself is left as read
 
 
 def test_markup_from_the_log_stays_text_on_the_live_page(tmp_path: Path, secrets_log: Path) -> None:
