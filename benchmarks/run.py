@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmarks import idle, latency, memory, scrape, throughput
-from benchmarks.common import Sampler, Sidecar, machine, median, percentile
+from benchmarks.common import Sampler, Sidecar, byte_compile, machine, median, percentile
 from benchmarks.data import (
     BUILDS,
     DATA,
@@ -148,6 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     where, load = machine(), os.getloadavg()[0]
     print(f"# {where}, load average {load:.2f}", flush=True)
     started = time.monotonic()
+    byte_compile()
     work = Path(tempfile.mkdtemp(prefix="luigi-exporter-bench-"))
     try:
         logs = demo_builds(data / "builds", builds)

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from exporter.redact import DEFAULT_NAMES, Redactor
-from exporter.report import render_report
 
 if TYPE_CHECKING:
     from exporter.pipeline import Pipeline
@@ -83,6 +82,8 @@ def document_of(pipeline: Pipeline, runs: list[dict]) -> dict:
 
 
 def write_report(path: str, document: dict, jaeger_url: str | None) -> None:
+    from exporter.report import render_report  # its page template and HTML helpers: only reports load them
+
     try:
         Path(path).write_text(render_report(document, jaeger_url=jaeger_url), encoding="utf-8")
     except OSError as err:
