@@ -37,7 +37,7 @@ from exporter.events import (
     WorkerStopped,
     WorkerTaskEvent,
 )
-from exporter.lines import Block, Line, decode_line
+from exporter.lines import Block, Line, count_lines, decode_line
 
 __all__ = ["BUILD_STARTS_AFTER", "Parser", "split_records"]
 
@@ -255,7 +255,7 @@ class Parser:
         if block.cut:
             return self.feed(Line(source, block.end, decode_line(data), arrival))
         base, size = block.end - len(data), len(data)
-        self.lines_read += data.count(b"\n") + (not data.endswith(b"\n"))  # each line is passed over or read once
+        self.lines_read += count_lines(data)  # each line is passed over or read once
         kinds = _candidate_lines(data, self._scratch)
         starts = sorted(kinds)
         starts.append(size)  # a sentinel: the loop below needs no bounds check

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from exporter.events import Event, Summary, TaskFailed
-from exporter.lines import Block, Line, decode_line
+from exporter.lines import Block, Line, count_lines, decode_line
 from exporter.parse import _CANDIDATES, _QUICK_KINDS, _SCANNER, Parser, _candidate_lines
 from exporter.sources import files, tail
 
@@ -198,6 +198,14 @@ def test_scanner_finds_the_lines_a_search_by_hand_finds(pieces: list[bytes]) -> 
     """One Hyperscan pass finds every candidate of every line, as one search per line and literal would."""
     data = b"".join(pieces)
     assert _candidate_lines(data, hyperscan.Scratch(_SCANNER)) == _candidates_by_hand(data)
+
+
+@SETTINGS
+@given(st.lists(st.sampled_from([b"\n", b"\r\n", b"\r", b"x", b"\n\n", b"\x00"]), max_size=40))
+def test_count_lines_counts_the_lines_split_by_hand(pieces: list[bytes]) -> None:
+    """A block's line count, its last line perhaps unterminated, as splitting it by hand gives."""
+    data = b"".join(pieces)
+    assert count_lines(data) == len(_by_hand(data, 0, len(data), len(data)))
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
