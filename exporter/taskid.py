@@ -46,8 +46,13 @@ _CACHED_CHARS = 4096
 
 def task_id_str(family: str, params: dict[str, str]) -> str:
     """luigi.task.task_id_str, the same bytes: family, first 3 values by name cut to 16 chars, md5 of sorted JSON."""
+    return f"{family}_{_tail_of(params)}"
+
+
+def _tail_of(params: dict[str, str]) -> str:
+    """A task id's tail (`_id_tail`) for params as a dict."""
     tail = _id_tail if sum(map(len, params.values())) <= _CACHED_CHARS else _id_tail.__wrapped__
-    return f"{family}_{tail(tuple(sorted(params.items())))}"
+    return tail(tuple(sorted(params.items())))
 
 
 @lru_cache(maxsize=8192)  # the tasks of a build often share their params (a pipeline's run dir, its settings)
@@ -188,6 +193,10 @@ class TaskIndex:
         self._splits: dict[str, frozenset[str]] = {}  # family -> its param names, from a repr that matched an id
         self._found: dict[str, tuple[str, dict[str, str], ParsedRepr]] = {}  # repr -> the id its params hash to
         self._common_names: dict[str, frozenset[str]] = {}  # family -> names every Checking repr of it has
+        # The last params hashed and their id's tail: the tasks of a build often share one params dict (`_body`'s
+        # cache hands the same dict for the same body), and sorting and hashing it again cost a third of a
+        # Checking line. Held here, the dict can't be freed and its id taken by another.
+        self._last_tail: tuple[dict[str, str], str] | None = None
 
     def parse(self, text: str) -> ParsedRepr:
         """A repr split only at the param names its family is known to have: those of a repr that matched an id,
@@ -295,8 +304,13 @@ class TaskIndex:
 
     def _id_of(self, family: str, params: dict[str, str]) -> tuple[str, dict[str, str]]:
         dropped = self._dropped.get(family)
-        public = {k: v for k, v in params.items() if k not in dropped} if dropped else params
-        return task_id_str(family, public), public
+        if dropped:
+            public = {k: v for k, v in params.items() if k not in dropped}
+            return task_id_str(family, public), public
+        last = self._last_tail
+        if last is None or last[0] is not params:  # params are never changed once split (`parse_repr`)
+            last = self._last_tail = (params, _tail_of(params))
+        return f"{family}_{last[1]}", params
 
     def _learn(self, parsed: ParsedRepr, exists: Callable[[str], bool]) -> tuple[str, dict[str, str]] | None:
         """Find which params this family's ids leave out (private, hidden): hash readings with some left out."""
