@@ -263,21 +263,23 @@ class Parser:
         read, find = self._read, data.find
         k = pos = 0
         while pos < size:
-            at_rest = self._detail is None and self._summary is None
-            if at_rest:
+            kind = -1
+            if self._detail is None and self._summary is None:  # at rest: on to the next candidate line
                 while starts[k] < pos:
                     k += 1
-                if starts[k] > pos:
-                    following = starts[k]
-                    self._skipped.append((data, pos, following, arrival))
-                    pos = following
-                    continue
+                start = starts[k]
+                if start > pos:
+                    self._skipped.append((data, pos, start, arrival))
+                    if start == size:
+                        break
+                    pos = start
+                kind = kinds[pos]
+                k += 1
             stop = find(b"\n", pos)
             if stop == -1:
                 stop = size
-            offset = base + min(stop + 1, size)
+            offset = base + stop + (stop < size)  # past the newline, if the line has one
             raw = data[pos:stop]
-            kind = kinds.get(pos, -1) if at_rest else -1
             # A quick line holds no NUL and no CR but one before its LF, which `_quick` reads past: it needs no
             # `decode_line`.
             if kind != -1 and (event := self._quick(kind, raw.decode("utf-8", "replace"), offset, arrival)) is not None:
