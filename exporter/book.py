@@ -7,7 +7,7 @@ worker, and that claims a build for good.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from exporter.events import (
     Checking,
@@ -59,6 +59,9 @@ class Book:
         self._last_summary: Summary | None = None
         self._first_open = 0  # runs before this index have all ended
         self.numbered = 0  # runs made so far, dropped ones included: `#n` run ids go on counting after a drop
+        # Whether anyone reads what events change (the pipeline's store and sinks): when not (replay, a restart's
+        # catch-up), `apply` makes no Change, which was a twentieth of replay's instructions.
+        self.tells = True
 
     # -- routing -------------------------------------------------------------------------------------------
 
@@ -201,7 +204,7 @@ class Book:
 
     # -- applying ------------------------------------------------------------------------------------------
 
-    def apply(self, event: Event) -> list[Change]:
+    def apply(self, event: Event) -> Sequence[Change]:
         kind = event.__class__  # events are final classes: no isinstance needed, on every event
         if kind is FailureDetail:
             return self._detail(event)  # type: ignore[arg-type]
@@ -258,7 +261,7 @@ class Book:
         task_id = task_id_str(parsed.family, parsed.params)
         return run.tasks.get(task_id) or self._add(run, task_id, parsed.family, parsed.params)
 
-    def _informed(self, event: Informed) -> list[Change]:
+    def _informed(self, event: Informed) -> Sequence[Change]:
         run = self._run_for_informed(event.task_id, event.status)
         run._touch(event.time)
         task = self._task(run, event.task_id)
@@ -269,33 +272,33 @@ class Book:
         task.statuses.add(event.status)
         if event.status == "UNKNOWN" and task.error is None:
             task.error = next((text for family, text in run.errors if family == task.family), None)
-        return [Change(run, task)]
+        return [Change(run, task)] if self.tells else _UNTOLD
 
-    def _checking(self, event: Checking) -> list[Change]:
+    def _checking(self, event: Checking) -> Sequence[Change]:
         run = self._run_for_checking(event.repr)
         run.checked.add(event.repr)
         run._touch(event.time)
         run.index.add_checked(event.repr)
-        return [Change(run)]
+        return [Change(run)] if self.tells else _UNTOLD
 
-    def _done_scheduling(self, event: DoneScheduling) -> list[Change]:
+    def _done_scheduling(self, event: DoneScheduling) -> Sequence[Change]:
         run = self._scheduling_run()
         if run is None:
             return []
         run._touch(event.time)
         run.scheduling = False
-        return [Change(run)]
+        return [Change(run)] if self.tells else _UNTOLD
 
-    def _running_worker(self, event: RunningWorker) -> list[Change]:
+    def _running_worker(self, event: RunningWorker) -> Sequence[Change]:
         run = next((r for r in reversed(self._open()) if r.worker is None and r.processes is None), None)
         if run is None:
             return []
         run._touch(event.time)
         run.processes = event.processes
         run.scheduling = False
-        return [Change(run)]
+        return [Change(run)] if self.tells else _UNTOLD
 
-    def _worker_task(self, event: TaskStarted | TaskDone | TaskFailed | TaskNewRequirements) -> list[Change]:
+    def _worker_task(self, event: TaskStarted | TaskDone | TaskFailed | TaskNewRequirements) -> Sequence[Change]:
         run = self._run_for_worker(event.worker)
         run._touch(event.time)
         task = self._resolve(run, event.repr)
@@ -310,16 +313,16 @@ class Book:
                 return []
             if started and attempt.started_at is None:
                 attempt.started_at = event.time
-                return [Change(run, task, attempt)]
+                return [Change(run, task, attempt)] if self.tells else _UNTOLD
             if not started and attempt.ended_at is None:
                 attempt.ended_at = event.time
-                return [Change(run, task, attempt, ended=True)]
+                return [Change(run, task, attempt, ended=True)] if self.tells else _UNTOLD
             return []
         if started:
             run.reschedule_open = run.reschedule_new = False
             attempt = Attempt(len(task.attempts) + 1, event.pid, event.time)
             task.attempts.append(attempt)
-            return [Change(run, task, attempt)]
+            return [Change(run, task, attempt)] if self.tells else _UNTOLD
         if attempt is None or attempt.result is not AttemptResult.RUNNING:
             # The start was not in this log (it began before the capture, or its child's lines were lost).
             attempt = Attempt(len(task.attempts) + 1, event.pid, None)
@@ -334,9 +337,9 @@ class Book:
             run.awaiting.add(task.key)
         if result is AttemptResult.FAILURE:
             self._detail_target = (run, task, attempt)
-        return [Change(run, task, attempt, ended=True)]
+        return [Change(run, task, attempt, ended=True)] if self.tells else _UNTOLD
 
-    def _process_end(self, event: Died | TimedOut) -> list[Change]:
+    def _process_end(self, event: Died | TimedOut) -> Sequence[Change]:
         """Main-process lines about a child that died or timed out: the attempt ends without a `failed` line."""
         run = self._run_with_task(event.task_id)
         if run is None:
@@ -357,31 +360,31 @@ class Book:
             attempt.error = f"Task {task.task_id} timed out after {event.seconds:g} seconds and was terminated."
         attempt.ended_at = event.time
         run.awaiting.add(task.key)
-        return [Change(run, task, attempt, ended=True)]
+        return [Change(run, task, attempt, ended=True)] if self.tells else _UNTOLD
 
-    def _missing(self, event: MissingData | CompleteError | SchedulingError) -> list[Change]:
+    def _missing(self, event: MissingData | CompleteError | SchedulingError) -> Sequence[Change]:
         run = self._scheduling_run() or (self._open() or [None])[-1] or self._new_run()
         run._touch(event.time)
         if isinstance(event, MissingData):
             # worker.py logs the warning just before it informs the scheduler of the task (PENDING, not runnable).
             task = self._resolve(run, event.repr)
             task.missing_input = True
-            return [Change(run, task)]
+            return [Change(run, task)] if self.tells else _UNTOLD
         # complete() or deps() raised, or the scheduler could not be reached: Luigi then informs UNKNOWN (or
         # nothing at all), so the task is not created here; its traceback waits on the run for that line.
         run.errors.append((parse_repr(event.repr).family, ""))
         self._detail_target = (run, None, None)
-        return [Change(run)]
+        return [Change(run)] if self.tells else _UNTOLD
 
-    def _scheduler_line(self, event: SchedulerRetry | SchedulerDisabled) -> list[Change]:
+    def _scheduler_line(self, event: SchedulerRetry | SchedulerDisabled) -> Sequence[Change]:
         run = self._run_with_task(event.task_id)
         if run is None:
             return []
         if isinstance(event, SchedulerDisabled):
             run.tasks[event.task_id].disabled = True
-        return [Change(run, run.tasks[event.task_id])]
+        return [Change(run, run.tasks[event.task_id])] if self.tells else _UNTOLD
 
-    def _detail(self, event: FailureDetail) -> list[Change]:
+    def _detail(self, event: FailureDetail) -> Sequence[Change]:
         target, self._detail_target = self._detail_target, None
         if target is None:
             return []
@@ -389,22 +392,22 @@ class Book:
         if task is None:
             family, _ = run.errors[-1]
             run.errors[-1] = (family, self.redactor.text(event.text))
-            return [Change(run)]
+            return [Change(run)] if self.tells else _UNTOLD
         text = self.redactor.text(event.text)
         if attempt is not None:
             attempt.error = text
         else:
             task.error = text
-        return [Change(run, task, attempt, ended=attempt is not None)]
+        return [Change(run, task, attempt, ended=attempt is not None)] if self.tells else _UNTOLD
 
-    def _worker_stopped(self, event: WorkerStopped) -> list[Change]:
+    def _worker_stopped(self, event: WorkerStopped) -> Sequence[Change]:
         run = self._run_for_worker(event.worker)
         run._touch(event.time)
         run.stopped = True
         self._stopped = run
-        return [Change(run)]
+        return [Change(run)] if self.tells else _UNTOLD
 
-    def _summary(self, event: Summary) -> list[Change]:
+    def _summary(self, event: Summary) -> Sequence[Change]:
         if self._last_summary == event:
             if event.time is None:
                 return []
@@ -425,7 +428,7 @@ class Book:
         run.ended_at = event.time
         run._touch(event.time)
         _settle_pending(run, event)
-        return [Change(run, ended=True)]
+        return [Change(run, ended=True)] if self.tells else _UNTOLD
 
 
 _RESULT_OF = {
@@ -463,6 +466,8 @@ def _settle_pending(run: Run, summary: Summary) -> None:
     for task in chosen:
         task.upstream_failed = True
 
+
+_UNTOLD: Sequence[Change] = ()  # what `apply` returns when it tells nobody
 
 _HANDLERS = {
     Informed: Book._informed,

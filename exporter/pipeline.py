@@ -105,9 +105,14 @@ class Pipeline:
             )
         return stream
 
+    def _listened(self) -> bool:
+        """Whether anyone reads the changes events make (replay has no store and no sink): the books make none else."""
+        return self.store is not None or bool(self.sinks)
+
     def feed(self, source: str, lines: Iterable[Line]) -> list[Change]:
         """Apply lines of one source, one by one (tests feed a build line by line; sources hand Blocks)."""
         stream = self._stream(source)
+        stream.book.tells = self._listened()
         changes: list[Change] = []
         with self.lock:
             for line in lines:
@@ -120,6 +125,7 @@ class Pipeline:
         """`feed` for lines still in bytes (files read or followed), most of them passed over unread; `quiet` rebuilds
         the model only (lines already stored before a restart)."""
         stream = self._stream(source)
+        stream.book.tells = not quiet and self._listened()
         changes: list[Change] = []
         parse, apply = stream.parser.feed_block, stream.book.apply
         with self.lock:
@@ -173,6 +179,7 @@ class Pipeline:
     def finish(self, source: str) -> list[Change]:
         """The source is over (replay's end of file, a wrapped command's exit): close its open builds."""
         stream = self._stream(source)
+        stream.book.tells = self._listened()
         with self.lock:
             changes = [c for e in stream.parser.flush() for c in stream.book.apply(e)]
             changes.extend(stream.book.finish())
