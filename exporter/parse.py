@@ -133,6 +133,9 @@ _CANDIDATES = (
 )
 _QUICK_KINDS = 3  # the first three: Informed, worker and Checking lines, most of Luigi's (`Parser._quick`)
 
+# The events a traceback follows (worker.py:230 logger.exception, :685-693): the lines after them are collected.
+_OPENS_DETAIL = frozenset((TaskFailed, CompleteError, SchedulingError))
+
 # execution_summary.py:426,348-359,452,456,466 (and Luigi 2.x's "present dependencies were encountered").
 _SUMMARY_MARK = "===== Luigi Execution Summary ====="
 # Where a build may begin in a log of builds run one after another (`exporter.segments` cuts there): at the first
@@ -378,7 +381,7 @@ class Parser:
         if self._last_event.__class__ is event.__class__ and self._is_echo(event):  # a copy is of the same kind
             return
         self._last_event = event
-        if isinstance(event, (TaskFailed, CompleteError, SchedulingError)):
+        if event.__class__ in _OPENS_DETAIL:
             self._detail, self._held = [], 0
             self._detail_offset = offset
         events.append(event)
