@@ -74,7 +74,7 @@ def summary_dict(summary: Summary | None) -> dict[str, Any] | None:
 def attempt_dict(attempt: Attempt) -> dict[str, Any]:
     return {
         "attempt": attempt.number,
-        "result": attempt.result.value,
+        "result": attempt.result._value_,  # `.value`, without its Python-level property (a tenth of a task's dict)
         "started_at": attempt.started_at,
         "ended_at": attempt.ended_at,
         "duration_s": attempt.duration_s,
@@ -83,23 +83,31 @@ def attempt_dict(attempt: Attempt) -> dict[str, Any]:
     }
 
 
+# The last attempt's figures of a task that has none.
+_NO_ATTEMPT = {"started_at": None, "ended_at": None, "duration_s": None, "worker_pid": None}
+
+
 def task_dict(task: Task, state: TaskState | None = None) -> dict[str, Any]:
-    """One task in the contract; `state` is `task.state` when the caller has it (a derivation over its attempts)."""
+    """One task in the contract; `state` is `task.state` when the caller has it (a derivation over its attempts).
+    Its error is its latest attempt's unless it is done, else one outside any attempt (complete() or scheduling)."""
     state = state or task.state
-    last = task.last_attempt
-    failed = next((a for a in reversed(task.attempts) if a.error), None)
+    history = [attempt_dict(a) for a in task.attempts]
+    last = history[-1] if history else _NO_ATTEMPT
+    error = task.error
+    if state is not TaskState.DONE:
+        error = next((a.error for a in reversed(task.attempts) if a.error), error)
     return {
         "task_id": task.task_id,
         "family": task.family,
         "params": task.params,
-        "state": state.value,
-        "attempts": len(task.attempts),
-        "started_at": last.started_at if last else None,
-        "ended_at": last.ended_at if last else None,
-        "duration_s": last.duration_s if last else None,
-        "worker_pid": last.pid if last else None,
-        "error": failed.error if failed and state is not TaskState.DONE else task.error,
-        "attempt_history": [attempt_dict(a) for a in task.attempts],
+        "state": state._value_,  # `.value` (see attempt_dict)
+        "attempts": len(history),
+        "started_at": last["started_at"],
+        "ended_at": last["ended_at"],
+        "duration_s": last["duration_s"],
+        "worker_pid": last["worker_pid"],
+        "error": error,
+        "attempt_history": history,
     }
 
 
