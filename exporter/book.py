@@ -205,14 +205,23 @@ class Book:
     # -- applying ------------------------------------------------------------------------------------------
 
     def apply(self, event: Event) -> Sequence[Change]:
-        kind = event.__class__  # events are final classes: no isinstance needed, on every event
-        if kind is FailureDetail:
-            return self._detail(event)  # type: ignore[arg-type]
-        self._detail_target = None
-        if kind is not Summary:
-            self._last_summary = None
-        handler = _HANDLERS.get(kind)
-        return handler(self, event) if handler is not None else []
+        return self.apply_all((event,))
+
+    def apply_all(self, events: Iterable[Event]) -> list[Change]:
+        """`apply` to each event in turn: a block's events in one call, not one each."""
+        changes: list[Change] = []
+        for event in events:
+            kind = event.__class__  # events are final classes: no isinstance needed, on every event
+            if kind is FailureDetail:
+                changes += self._detail(event)  # type: ignore[arg-type]
+                continue
+            self._detail_target = None
+            if kind is not Summary:
+                self._last_summary = None
+            handler = _HANDLERS.get(kind)
+            if handler is not None:
+                changes += handler(self, event)
+        return changes
 
     def finish(self) -> list[Change]:
         """The input is over: builds without a summary end `incomplete`, their running tasks still running; no copy

@@ -127,12 +127,11 @@ class Pipeline:
         stream = self._stream(source)
         stream.book.tells = not quiet and self._listened()
         changes: list[Change] = []
-        parse, apply = stream.parser.feed_block, stream.book.apply
+        parse, apply = stream.parser.feed_block, stream.book.apply_all
         with self.lock:
             for block in blocks:
                 self.lines_cut += block.cut
-                for event in parse(block, source):
-                    changes += apply(event)
+                changes += apply(parse(block, source))
         if not quiet:
             self._deliver(changes)
         return changes
