@@ -61,8 +61,9 @@ class Throughput:
         walls = [t.wall for t in runs]
         return self.lines / (min(walls) if best else median(walls))
 
-    def ratio(self, runs: list[Timed]) -> float:
-        return self.lines_per_s(runs) / self.lines_per_s(self.mtail)
+    def ratio(self, runs: list[Timed], best: bool = True) -> float:
+        """Best against best, or median against median (the machine's speed moves between runs)."""
+        return self.lines_per_s(runs, best) / self.lines_per_s(self.mtail, best)
 
     def cpu_ratio(self, runs: list[Timed]) -> float:
         """The same ratio in CPU seconds (all processes'): fairer when a neighbour steals wall time from one run and
