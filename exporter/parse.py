@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import datetime, tzinfo
+from operator import eq
 
 import hyperscan
 
@@ -420,7 +421,7 @@ class Parser:
         A copy that carries a time the first lacked is passed on: the model keeps one of them, with the time.
         """
         last = self._last_event
-        if last is None or event != last:
+        if last is None or not eq(event, last):  # `!=` would go through object.__ne__ to the same __eq__
             return False
         if last.time is None:
             return event.time is None
