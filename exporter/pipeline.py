@@ -116,8 +116,7 @@ class Pipeline:
         changes: list[Change] = []
         with self.lock:
             for line in lines:
-                for event in stream.parser.feed(line):
-                    changes.extend(stream.book.apply(event))
+                changes += stream.book.apply_all(stream.parser.feed(line))
         self._deliver(changes)
         return changes
 
@@ -180,7 +179,7 @@ class Pipeline:
         stream = self._stream(source)
         stream.book.tells = self._listened()
         with self.lock:
-            changes = [c for e in stream.parser.flush() for c in stream.book.apply(e)]
+            changes = stream.book.apply_all(stream.parser.flush())
             changes.extend(stream.book.finish())
         self._deliver(changes)
         return changes
