@@ -1,13 +1,8 @@
-"""Which run an event belongs to, and what it changes there: all builds of one source, in file order.
-
-Luigi's scheduler-side lines (`Informed scheduler ...`) carry no worker identity, so builds interleaved in one file
-(several processes, a central scheduler) are told apart by the rules in `Book._run_for_*`; worker lines carry the
-worker, and that claims a build for good.
-"""
+"""What each event changes in the run it belongs to (`exporter.routing` says which): all builds of one source."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from exporter.events import (
     Checking,
@@ -32,13 +27,14 @@ from exporter.events import (
 )
 from exporter.model import Attempt, AttemptResult, Change, Run, Task, TaskState
 from exporter.redact import Redactor
+from exporter.routing import Router
 from exporter.taskid import family_of_id, parse_repr, task_id_str
 
 __all__ = ["Book"]
 
 
 class Book:
-    """All runs of one source, in file order, and the rules that assign each event to one of them.
+    """All runs of one source, in file order, and what each event changes in the run the router assigns it to.
 
     `apply` takes events in order and returns what changed; `finish` closes the input (replay's end of file).
     `runs` holds the runs not dropped yet: replay drops each once written, the sidecar those past retention (stored).
@@ -51,29 +47,26 @@ class Book:
         self.redactor = redactor or Redactor()
         self.base_id = base_id
         self.expected_tasks = expected_tasks
-        self.runs: list[Run] = []
-        self._by_worker: dict[str, Run] = {}
+        self.router = Router(source, base_id, expected_tasks)
         self._stopped: Run | None = None  # the run whose worker just said "was stopped"
         # Where the traceback that follows a failure line belongs: an attempt, or the run's last scheduling error.
         self._detail_target: tuple[Run, Task | None, Attempt | None] | None = None
         self._last_summary: Summary | None = None
-        self._first_open = 0  # runs before this index have all ended
-        self.numbered = 0  # runs made so far, dropped ones included: `#n` run ids go on counting after a drop
         # Whether anyone reads what events change (the pipeline's store and sinks): when not (replay, a restart's
-        # catch-up), `apply` makes no Change, which was a twentieth of replay's instructions.
+        # catch-up), `apply` makes no Change.
         self.tells = True
 
-    # -- routing -------------------------------------------------------------------------------------------
+    @property
+    def runs(self) -> list[Run]:
+        return self.router.runs
+
+    @property
+    def numbered(self) -> int:
+        return self.router.numbered
 
     def run_id(self, n: int) -> str:
         """The id of the n-th run of this source (from 1)."""
-        return self.base_id if n == 1 else f"{self.base_id}#{n}"
-
-    def _new_run(self) -> Run:
-        self.numbered += 1
-        run = Run(run_id=self.run_id(self.numbered), source=self.source, expected_tasks=self.expected_tasks)
-        self.runs.append(run)
-        return run
+        return self.router.run_id(n)
 
     # -- dropping ------------------------------------------------------------------------------------------
 
@@ -92,24 +85,20 @@ class Book:
         A dropped run takes no more lines: a worker line of its worker after its summary (Luigi writes none) goes to
         another build, and a summary's copy no longer gives it a time; the builds still open are routed as before.
         """
-        gone = {id(run) for run in runs}
-        if not gone:
-            return
-        self.runs = [run for run in self.runs if id(run) not in gone]
-        self._first_open = 0  # the ended runs at the front are skipped again on the next `_open`
-        self._by_worker = {w: run for w, run in self._by_worker.items() if id(run) not in gone}
-        if self._stopped is not None and id(self._stopped) in gone:
+        runs = list(runs)
+        self.router.drop(runs)
+        if self._stopped is not None and any(run is self._stopped for run in runs):
             self._stopped = None
 
     def at_rest(self) -> bool:
         """Every run ended, and none waiting for a line to come but perhaps for a summary's copy: after any other
         event, the book differs from a fresh one only by `rest()`, the runs it numbered and the ended runs it holds
         (which no event changes then, and which `take_ended` hands on), so what follows reads the same in either."""
-        return all(run.ended for run in self.runs) and self._detail_target is None and self._stopped is None
+        return not self.router.has_open() and self._detail_target is None and self._stopped is None
 
     def take_ended(self) -> list[Run]:
         """The runs held by a book at rest, dropped: the next event, if it is no summary, settles them."""
-        taken = self.runs
+        taken = list(self.runs)
         self.drop(taken)
         return taken
 
@@ -121,86 +110,19 @@ class Book:
         """Carry on where a book at rest stopped, having numbered that many more runs: their ids here
         (`exporter.segments`)."""
         self._last_summary = last_summary
-        first, self.numbered = self.numbered + 1, self.numbered + numbered
-        return [self.run_id(n) for n in range(first, self.numbered + 1)]
+        router = self.router
+        first, router.numbered = router.numbered + 1, router.numbered + numbered
+        return [self.run_id(n) for n in range(first, router.numbered + 1)]
 
     def take_settled(self) -> list[Run]:
         """The settled runs at the front (file order), dropped: replay writes them and need not hold them."""
+        runs = self.runs
         n = 0
-        while n < len(self.runs) and self.settled(self.runs[n]):
+        while n < len(runs) and self.settled(runs[n]):
             n += 1
-        taken = self.runs[:n]
+        taken = runs[:n]
         self.drop(taken)
         return taken
-
-    def _open(self) -> list[Run]:
-        """Builds not ended yet. Builds end roughly in file order and never reopen, so the ended ones at the front
-        are skipped for good: a file of thousands of builds costs no more per line than a file of one."""
-        runs, first = self.runs, self._first_open
-        while first < len(runs) and runs[first].ended:
-            first += 1
-        self._first_open = first
-        if len(runs) - first <= 1:  # the usual case, asked on every line: no scan
-            return runs[first:]
-        return [r for r in runs[first:] if not r.ended]
-
-    def _scheduling_run(self, open_runs: list[Run] | None = None) -> Run | None:
-        """The latest open run still scheduling (`open_runs`: `_open()`, when the caller has it)."""
-        for run in reversed(self._open() if open_runs is None else open_runs):
-            if run.scheduling:
-                return run
-        return None
-
-    def _run_for_worker(self, worker: str) -> Run:
-        run = self._by_worker.get(worker)
-        if run is not None:
-            return run
-        # The first line naming a worker claims the oldest open build that has none yet: builds interleaved in
-        # one file (several processes, a central scheduler) start their workers in the order they scheduled.
-        free = [r for r in self._open() if r.worker is None]
-        run = next((r for r in free if not r.scheduling), None) or (free[0] if free else None) or self._new_run()
-        run.worker = worker
-        run.scheduling = False
-        self._by_worker[worker] = run
-        return run
-
-    def _run_for_informed(self, task_id: str, status: str) -> Run:
-        open_runs = self._open()
-        if status in ("DONE", "FAILED"):
-            for run in open_runs:
-                if task_id in run.awaiting:
-                    return run
-        if (run := self._scheduling_run(open_runs)) is not None:
-            return run
-        for run in reversed(open_runs):
-            if run.reschedule_open and (run.reschedule_new or task_id in run.tasks):
-                return run
-        for run in reversed(open_runs):
-            task = run.tasks.get(task_id)
-            if task is None:
-                continue
-            if status in task.statuses:
-                return run  # an echo of a line already applied, its copies parted by another process's line
-            if status in ("DONE", "FAILED") and task.state is TaskState.PENDING:
-                return run  # a multiprocess build whose children's lines were lost (spawn start method)
-        return self._new_run()
-
-    def _run_for_checking(self, repr_text: str) -> Run:
-        if (run := self._scheduling_run()) is not None:
-            return run
-        # A build re-adding tasks takes a repr it checked before (after a failure), or any (after new requirements);
-        # an unseen repr while only a failure holds the burst open is another build's first line: two builds writing
-        # to one file, the second starting while the first has just failed a task (it took the second's tasks).
-        for run in reversed(self._open()):
-            if run.reschedule_open and (run.reschedule_new or repr_text in run.checked):
-                return run
-        return self._new_run()
-
-    def _run_with_task(self, task_id: str) -> Run | None:
-        for run in reversed(self._open()):
-            if task_id in run.tasks:
-                return run
-        return None
 
     # -- applying ------------------------------------------------------------------------------------------
 
@@ -230,10 +152,26 @@ class Book:
         changes = [Change(run, ended=True) for run in self.runs if run.ended and not self.settled(run)]
         self._last_summary = None
         self._detail_target = None
-        for run in self._open():
+        return changes + self._conclude(list(self.router.open_runs())[::-1])
+
+    def conclude(self, dead: Callable[[Run], bool]) -> list[Change]:
+        """End, `incomplete`, the open builds `dead` says will never write again (their worker's process is gone, or
+        they have been silent too long: the sidecar's judgement, not the log's)."""
+        return self._conclude([run for run in self.router.open_runs() if dead(run)][::-1])
+
+    def _conclude(self, runs: list[Run]) -> list[Change]:
+        changes = []
+        for run in runs:
             run.finished = True
+            self.router.close(run)
+            if self._stopped is run:
+                self._stopped = None
             changes.append(Change(run, ended=True))
         return changes
+
+    def _touch(self, run: Run, time: float | None) -> None:
+        run._touch(time)
+        self.router.seen(run)
 
     def _task(self, run: Run, task_id: str) -> Task:
         """The task of an id from a scheduler-side line; a new id takes family and params from a Checking repr."""
@@ -245,13 +183,14 @@ class Book:
 
     def _add(self, run: Run, key: str, family: str, params: dict[str, str]) -> Task:
         task = run.tasks[key] = Task(key, family)
+        run.family_tasks.setdefault(family, []).append(task)
         self._describe(task, family, params)
         run.index.add_id(key)
+        self.router.holds(run, key)
         return task
 
     def _describe(self, task: Task, family: str, params: dict[str, str]) -> None:
         """Family and params of a task, credentials redacted in them and in the id shown."""
-        task.family = family
         task.params, task.task_id = self.redactor.task(task.key, family, params)
 
     def _resolve(self, run: Run, repr_text: str) -> Task:
@@ -260,10 +199,15 @@ class Book:
         if found is not None:
             task = run.tasks[found[0]]
             if not task.params:
-                self._describe(task, run.index.parse(repr_text).family, found[1])
+                family = run.index.parse(repr_text).family
+                if family != task.family:
+                    run.family_tasks[task.family].remove(task)
+                    run.family_tasks.setdefault(family, []).append(task)
+                    task.family = family
+                self._describe(task, family, found[1])
             return task
         parsed = run.index.parse(repr_text)
-        same_family = [t for t in run.tasks.values() if t.family == parsed.family]
+        same_family = run.family_tasks.get(parsed.family, ())
         if len(same_family) == 1:
             return same_family[0]
         # Not scheduled in this log (its start was not captured): a task of its own, under the computed id.
@@ -271,11 +215,11 @@ class Book:
         return run.tasks.get(task_id) or self._add(run, task_id, parsed.family, parsed.params)
 
     def _informed(self, event: Informed) -> Sequence[Change]:
-        run = self._run_for_informed(event.task_id, event.status)
-        run._touch(event.time)
+        run = self.router.for_informed(event.task_id, event.status)
+        self._touch(run, event.time)
         task = self._task(run, event.task_id)
         if event.status in ("DONE", "FAILED"):
-            run.awaiting.discard(event.task_id)
+            self.router.informed(run, event.task_id)
         if event.status == "FAILED" and not run.scheduling:
             run.reschedule_open = True
         task.statuses.add(event.status)
@@ -284,32 +228,32 @@ class Book:
         return [Change(run, task)] if self.tells else _UNTOLD
 
     def _checking(self, event: Checking) -> Sequence[Change]:
-        run = self._run_for_checking(event.repr)
+        run = self.router.for_checking(event.repr)
         run.checked.add(event.repr)
-        run._touch(event.time)
+        self._touch(run, event.time)
         run.index.add_checked(event.repr)
         return [Change(run)] if self.tells else _UNTOLD
 
     def _done_scheduling(self, event: DoneScheduling) -> Sequence[Change]:
-        run = self._scheduling_run()
+        run = self.router.scheduling_run()
         if run is None:
             return []
-        run._touch(event.time)
-        run.scheduling = False
+        self._touch(run, event.time)
+        self.router.scheduled(run)
         return [Change(run)] if self.tells else _UNTOLD
 
     def _running_worker(self, event: RunningWorker) -> Sequence[Change]:
-        run = next((r for r in reversed(self._open()) if r.worker is None and r.processes is None), None)
+        run = self.router.workerless()
         if run is None:
             return []
-        run._touch(event.time)
+        self._touch(run, event.time)
         run.processes = event.processes
-        run.scheduling = False
+        self.router.scheduled(run)
         return [Change(run)] if self.tells else _UNTOLD
 
     def _worker_task(self, event: TaskStarted | TaskDone | TaskFailed | TaskNewRequirements) -> Sequence[Change]:
-        run = self._run_for_worker(event.worker)
-        run._touch(event.time)
+        run = self.router.for_worker(event.worker)
+        self._touch(run, event.time)
         task = self._resolve(run, event.repr)
         attempt = task.last_attempt
         result = _RESULT_OF[event.__class__]
@@ -343,17 +287,17 @@ class Book:
         if result is AttemptResult.NEW_REQUIREMENTS:
             run.reschedule_open = run.reschedule_new = True
         else:
-            run.awaiting.add(task.key)
+            self.router.awaits(run, task.key)
         if result is AttemptResult.FAILURE:
             self._detail_target = (run, task, attempt)
         return [Change(run, task, attempt, ended=True)] if self.tells else _UNTOLD
 
     def _process_end(self, event: Died | TimedOut) -> Sequence[Change]:
         """Main-process lines about a child that died or timed out: the attempt ends without a `failed` line."""
-        run = self._run_with_task(event.task_id)
+        run = self.router.with_task(event.task_id)
         if run is None:
             return []
-        run._touch(event.time)
+        self._touch(run, event.time)
         task = run.tasks[event.task_id]
         attempt = task.last_attempt
         if attempt is None or attempt.result is not AttemptResult.RUNNING:
@@ -368,12 +312,12 @@ class Book:
             attempt.result = AttemptResult.TIMEOUT
             attempt.error = f"Task {task.task_id} timed out after {event.seconds:g} seconds and was terminated."
         attempt.ended_at = event.time
-        run.awaiting.add(task.key)
+        self.router.awaits(run, task.key)
         return [Change(run, task, attempt, ended=True)] if self.tells else _UNTOLD
 
     def _missing(self, event: MissingData | CompleteError | SchedulingError) -> Sequence[Change]:
-        run = self._scheduling_run() or (self._open() or [None])[-1] or self._new_run()
-        run._touch(event.time)
+        run = self.router.scheduling_run() or self.router.last_open() or self.router.new_run()
+        self._touch(run, event.time)
         if isinstance(event, MissingData):
             # worker.py logs the warning just before it informs the scheduler of the task (PENDING, not runnable).
             task = self._resolve(run, event.repr)
@@ -386,7 +330,7 @@ class Book:
         return [Change(run)] if self.tells else _UNTOLD
 
     def _scheduler_line(self, event: SchedulerRetry | SchedulerDisabled) -> Sequence[Change]:
-        run = self._run_with_task(event.task_id)
+        run = self.router.with_task(event.task_id)
         if run is None:
             return []
         if isinstance(event, SchedulerDisabled):
@@ -410,8 +354,8 @@ class Book:
         return [Change(run, task, attempt, ended=attempt is not None)] if self.tells else _UNTOLD
 
     def _worker_stopped(self, event: WorkerStopped) -> Sequence[Change]:
-        run = self._run_for_worker(event.worker)
-        run._touch(event.time)
+        run = self.router.for_worker(event.worker)
+        self._touch(run, event.time)
         run.stopped = True
         self._stopped = run
         return [Change(run)] if self.tells else _UNTOLD
@@ -429,15 +373,18 @@ class Book:
         self._last_summary = event
         run = self._stopped if self._stopped is not None and self._stopped.summary is None else None
         if run is None:
-            open_runs = self._open()
-            run = open_runs[-1] if open_runs else self._new_run()
+            run = self.router.last_open() or self.router.new_run()
         self._stopped = None
         run.summary = event
-        run.scheduling = False
+        self.router.scheduled(run)
         run.ended_at = event.time
-        run._touch(event.time)
+        self._touch(run, event.time)
         _settle_pending(run, event)
-        return [Change(run, ended=True)] if self.tells else _UNTOLD
+        # Builds this one has gone past without a line of theirs were killed before it began: none will end them.
+        changes = self._conclude(self.router.gone_past(run)) if run.tasks else []
+        self.router.close(run)
+        changes.append(Change(run, ended=True))
+        return changes if self.tells else _UNTOLD
 
 
 _RESULT_OF = {

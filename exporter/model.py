@@ -155,6 +155,7 @@ class Run:
     checked: set[str] = field(default_factory=set, repr=False)  # the reprs of this build's `Checking` lines
     index: TaskIndex = field(default_factory=TaskIndex, repr=False)  # ids <-> reprs of this build's tasks
     errors: list[tuple[str, str]] = field(default_factory=list)  # (family, traceback) of scheduling errors
+    family_tasks: dict[str, list[Task]] = field(default_factory=dict, repr=False)  # family -> its tasks, in order
 
     @property
     def ended(self) -> bool:

@@ -188,7 +188,7 @@ class TaskIndex:
         self._opaque: set[str] = set()  # families whose ids could not be recomputed from their reprs
         self._by_prefix: dict[str, list[str]] = {}  # "Family_summary" -> ids
         self._checked: dict[str, tuple[str, dict[str, str]]] = {}  # id (recomputed) -> family, params: Checking reprs
-        self._checked_families: dict[str, list[ParsedRepr]] = {}
+        self._checked_families: dict[str, dict[str, ParsedRepr]] = {}  # family -> its Checking reprs, by text
         self._underscored: list[str] = []  # those of the families above that hold a `_` (few pipelines name so)
         self._splits: dict[str, frozenset[str]] = {}  # family -> its param names, from a repr that matched an id
         self._found: dict[str, tuple[str, dict[str, str], ParsedRepr]] = {}  # repr -> the id its params hash to
@@ -230,15 +230,15 @@ class TaskIndex:
         parsed = self.parse(text)
         reprs = self._checked_families.get(parsed.family)
         if reprs is None:
-            reprs = self._checked_families[parsed.family] = []
+            reprs = self._checked_families[parsed.family] = {}
             if "_" in parsed.family:
                 self._underscored.append(parsed.family)
-        if parsed not in reprs:
+        if text not in reprs:
             common = self._common_names.get(parsed.family)
             self._common_names[parsed.family] = (
                 frozenset(parsed.params) & common if common else frozenset(parsed.params)
             )
-            reprs.append(parsed)
+            reprs[text] = parsed
             if parsed.exact:
                 self._found.setdefault(text, (*self._check(parsed), parsed))
 
@@ -247,6 +247,10 @@ class TaskIndex:
         task_id, public = self._id_of(parsed.family, parsed.params)
         self._checked.setdefault(task_id, (parsed.family, public))
         return task_id, public
+
+    def checked(self, task_id: str) -> bool:
+        """Whether a Checking repr of this build makes that id (as Luigi hashes its params)."""
+        return task_id in self._checked
 
     def describe(self, task_id: str) -> tuple[str, dict[str, str]] | None:
         """Family and params of a scheduler-side id, from the reprs of Checking lines seen before it: the repr whose
@@ -257,8 +261,10 @@ class TaskIndex:
             return checked
         for family in self._families_of(task_id):
             if family not in self._dropped and family not in self._opaque:
-                reprs = self._checked_families[family]
-                found = next((f for parsed in reprs if (f := self._learn(parsed, {task_id}.__contains__))), None)
+                # Luigi informs a task's status right after checking it: the id is one of the family's latest reprs,
+                # and trying only those keeps a family of thousands of instances at a bounded cost per line.
+                latest = islice(reversed(self._checked_families[family].values()), _MAX_READINGS)
+                found = next((f for parsed in latest if (f := self._learn(parsed, {task_id}.__contains__))), None)
                 if found is not None:
                     return family, found[1]
         return None
@@ -319,7 +325,7 @@ class TaskIndex:
                 task_id = task_id_str(parsed.family, subset)
                 if exists(task_id):
                     self._dropped[parsed.family] = frozenset(params) - frozenset(subset)
-                    for other in self._checked_families.get(parsed.family, []):
+                    for other in self._checked_families.get(parsed.family, {}).values():
                         if other.exact:
                             self._check(other)
                     return task_id, subset

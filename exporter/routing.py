@@ -1,0 +1,204 @@
+"""Which build of one source an event belongs to, asked in constant time however many builds came before.
+
+Luigi's scheduler-side lines (`Informed scheduler ...`, `Checking if ...`) carry no worker identity, so builds
+interleaved in one file (several processes, a central scheduler) are told apart by what each build is doing: the one
+still scheduling, the one that just finished a task and awaits its `Informed` line, the one that holds the task.
+Worker lines carry the worker, and that claims a build for good. The router owns the indexes these questions read;
+the runs' state is the model's (`exporter.model`), changed by `exporter.book`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from exporter.model import Run, TaskState
+
+__all__ = ["Router"]
+
+
+class Router:
+    """The runs of one source in file order, with indexes over the open ones (not ended yet).
+
+    Each open run is in `_open`; the indexes below hold open runs only and lose a run when it ends (`close`), so
+    their size is the number of builds running at once, never the number read.
+    """
+
+    def __init__(self, source: str, base_id: str, expected_tasks: int | None) -> None:
+        self.source = source
+        self.base_id = base_id
+        self.expected_tasks = expected_tasks
+        self.runs: list[Run] = []  # held runs, file order (ended ones until dropped)
+        self.numbered = 0  # runs made so far, dropped ones included: `#n` run ids go on counting after a drop
+        self._open: dict[int, Run] = {}  # id(run) -> run, in the order the runs began
+        self._scheduling: dict[int, Run] = {}  # open runs still in their dependency walk
+        self._workerless: dict[int, Run] = {}  # open runs no worker line has claimed yet
+        self._by_worker: dict[str, Run] = {}
+        self._holders: dict[str, list[Run]] = {}  # task id -> open runs holding it
+        self._awaiting: dict[str, list[Run]] = {}  # task id -> open runs awaiting its `Informed DONE|FAILED`
+        self._seq = 0  # events routed so far
+        self._began: dict[int, int] = {}  # id(open run) -> the event it began at
+        self._last: dict[int, int] = {}  # id(open run) -> its latest event
+
+    # -- runs ----------------------------------------------------------------------------------------------------
+
+    def run_id(self, n: int) -> str:
+        """The id of the n-th run of this source (from 1)."""
+        return self.base_id if n == 1 else f"{self.base_id}#{n}"
+
+    def new_run(self) -> Run:
+        self.numbered += 1
+        run = Run(run_id=self.run_id(self.numbered), source=self.source, expected_tasks=self.expected_tasks)
+        self.runs.append(run)
+        key = id(run)
+        self._open[key] = self._scheduling[key] = self._workerless[key] = run
+        self._began[key] = self._last[key] = self._seq
+        return run
+
+    def open_runs(self) -> Iterator[Run]:
+        """The open runs, latest first."""
+        return reversed(self._open.values())
+
+    def has_open(self) -> bool:
+        return bool(self._open)
+
+    def last_open(self) -> Run | None:
+        return next(reversed(self._open.values()), None)
+
+    def seen(self, run: Run) -> None:
+        """An event of `run` was applied (its latest event: `gone_past`)."""
+        self._seq += 1
+        if id(run) in self._last:
+            self._last[id(run)] = self._seq
+
+    def close(self, run: Run) -> None:
+        """`run` has ended (its summary, or concluded): it leaves every index and takes no more scheduler lines."""
+        key = id(run)
+        if self._open.pop(key, None) is None:
+            return
+        self._scheduling.pop(key, None)
+        self._workerless.pop(key, None)
+        self._began.pop(key, None)
+        self._last.pop(key, None)
+        for task_id in run.tasks:
+            _remove(self._holders, task_id, run)
+        for task_id in run.awaiting:
+            _remove(self._awaiting, task_id, run)
+
+    def drop(self, runs: Iterable[Run]) -> None:
+        """Forget runs (written out, or stored and past retention): a dropped run takes no more lines."""
+        gone = {id(run): run for run in runs}
+        if not gone:
+            return
+        for run in gone.values():
+            self.close(run)
+        self.runs = [run for run in self.runs if id(run) not in gone]
+        self._by_worker = {w: run for w, run in self._by_worker.items() if id(run) not in gone}
+
+    def gone_past(self, ended: Run) -> list[Run]:
+        """Open runs that began before `ended` and wrote nothing since it began: builds killed before it started
+        (one file, builds one after another), which no line will ever end."""
+        began = self._began.get(id(ended))
+        if began is None:
+            return []
+        return [
+            run
+            for key, run in self._open.items()
+            if run is not ended and self._began[key] < began and self._last[key] <= began
+        ]
+
+    # -- the indexes the book keeps up to date ----------------------------------------------------------------------
+
+    def scheduled(self, run: Run) -> None:
+        """`run`'s dependency walk is over."""
+        run.scheduling = False
+        self._scheduling.pop(id(run), None)
+
+    def holds(self, run: Run, task_id: str) -> None:
+        """`run` has a task of that id (just added)."""
+        if id(run) in self._open:
+            self._holders.setdefault(task_id, []).append(run)
+
+    def awaits(self, run: Run, task_id: str) -> None:
+        """`run`'s worker finished the task: its `Informed ... DONE|FAILED` line is the run's."""
+        if task_id not in run.awaiting:
+            run.awaiting.add(task_id)
+            if id(run) in self._open:
+                self._awaiting.setdefault(task_id, []).append(run)
+
+    def informed(self, run: Run, task_id: str) -> None:
+        if task_id in run.awaiting:
+            run.awaiting.discard(task_id)
+            _remove(self._awaiting, task_id, run)
+
+    # -- questions ---------------------------------------------------------------------------------------------------
+
+    def scheduling_run(self) -> Run | None:
+        """The latest open run still scheduling."""
+        return next(reversed(self._scheduling.values()), None)
+
+    def with_task(self, task_id: str) -> Run | None:
+        """The latest open run holding the task."""
+        holders = self._holders.get(task_id)
+        return holders[-1] if holders else None
+
+    def workerless(self) -> Run | None:
+        """The latest open run with no worker yet and no `Running Worker` line."""
+        return next((r for r in reversed(self._workerless.values()) if r.processes is None), None)
+
+    def for_worker(self, worker: str) -> Run:
+        run = self._by_worker.get(worker)
+        if run is not None:
+            return run
+        # The first line naming a worker claims the oldest open build that has none yet: builds interleaved in
+        # one file (several processes, a central scheduler) start their workers in the order they scheduled.
+        free = self._workerless.values()
+        run = next((r for r in free if not r.scheduling), None) or next(iter(free), None) or self.new_run()
+        run.worker = worker
+        self._workerless.pop(id(run), None)
+        self.scheduled(run)
+        self._by_worker[worker] = run
+        return run
+
+    def for_informed(self, task_id: str, status: str) -> Run:
+        ending = status in ("DONE", "FAILED")
+        scheduling = self.scheduling_run()
+        if ending:
+            # A build walking its dependencies logs `Checking if X` right before it informs X's status: a run that
+            # awaits X (its worker finished X) lost that line to a build started after it (killed, then resumed).
+            if scheduling is not None and task_id not in scheduling.tasks and scheduling.index.checked(task_id):
+                return scheduling
+            awaiting = self._awaiting.get(task_id)
+            if awaiting:
+                return awaiting[0]
+        if scheduling is not None:
+            return scheduling
+        for run in self.open_runs():
+            if run.reschedule_open and (run.reschedule_new or task_id in run.tasks):
+                return run
+        for run in reversed(self._holders.get(task_id, ())):
+            task = run.tasks[task_id]
+            if status in task.statuses:
+                return run  # an echo of a line already applied, its copies parted by another process's line
+            if ending and task.state is TaskState.PENDING:
+                return run  # a multiprocess build whose children's lines were lost (spawn start method)
+        return self.new_run()
+
+    def for_checking(self, repr_text: str) -> Run:
+        if (run := self.scheduling_run()) is not None:
+            return run
+        # A build re-adding tasks takes a repr it checked before (after a failure), or any (after new requirements);
+        # an unseen repr while only a failure holds the burst open is another build's first line: two builds writing
+        # to one file, the second starting while the first has just failed a task (it took the second's tasks).
+        for run in self.open_runs():
+            if run.reschedule_open and (run.reschedule_new or repr_text in run.checked):
+                return run
+        return self.new_run()
+
+
+def _remove(index: dict[str, list[Run]], task_id: str, run: Run) -> None:
+    runs = index.get(task_id)
+    if runs is None:
+        return
+    runs[:] = [r for r in runs if r is not run]
+    if not runs:
+        del index[task_id]
