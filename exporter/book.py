@@ -210,9 +210,15 @@ class Book:
         same_family = run.family_tasks.get(parsed.family, ())
         if len(same_family) == 1:
             return same_family[0]
-        # Not scheduled in this log (its start was not captured): a task of its own, under the computed id.
+        # A batch of pending tasks (Luigi never schedules it), or not scheduled in this log (its start was not
+        # captured): a task of its own, under the computed id.
         task_id = task_id_str(parsed.family, parsed.params)
-        return run.tasks.get(task_id) or self._add(run, task_id, parsed.family, parsed.params)
+        task = run.tasks.get(task_id)
+        if task is None:
+            members = _batch_members(run, parsed.family, parsed.params)
+            task = self._add(run, task_id, parsed.family, parsed.params)
+            task.members = members
+        return task
 
     def _informed(self, event: Informed) -> Sequence[Change]:
         run = self.router.for_informed(event.task_id, event.status)
@@ -225,7 +231,11 @@ class Book:
         task.statuses.add(event.status)
         if event.status == "UNKNOWN" and task.error is None:
             task.error = next((text for family, text in run.errors if family == task.family), None)
-        return [Change(run, task)] if self.tells else _UNTOLD
+        for member in task.members:  # worker.py: the batch's status is each member's (`_batch_running_tasks`)
+            member.statuses.add(event.status)
+        if not self.tells:
+            return _UNTOLD
+        return [Change(run, t) for t in (task, *task.members)] if task.members else [Change(run, task)]
 
     def _checking(self, event: Checking) -> Sequence[Change]:
         run = self.router.for_checking(event.repr)
@@ -275,6 +285,8 @@ class Book:
             run.reschedule_open = run.reschedule_new = False
             attempt = Attempt(len(task.attempts) + 1, event.pid, event.time)
             task.attempts.append(attempt)
+            if task.members:
+                return self._credit(run, task, attempt, False)
             return [Change(run, task, attempt)] if self.tells else _UNTOLD
         if attempt is None or attempt.result is not AttemptResult.RUNNING:
             # The start was not in this log (it began before the capture, or its child's lines were lost).
@@ -290,7 +302,18 @@ class Book:
             self.router.awaits(run, task.key)
         if result is AttemptResult.FAILURE:
             self._detail_target = (run, task, attempt)
+        if task.members:
+            return self._credit(run, task, attempt, True)
         return [Change(run, task, attempt, ended=True)] if self.tells else _UNTOLD
+
+    def _credit(self, run: Run, batch: Task, attempt: Attempt, ended: bool) -> list[Change]:
+        """A batch's attempt is each member's: one Attempt, so its end and its error reach them all."""
+        for member in batch.members:
+            if not member.attempts or member.attempts[-1] is not attempt:
+                member.attempts.append(attempt)
+        if not self.tells:
+            return []
+        return [Change(run, task, attempt, ended) for task in (batch, *batch.members)]
 
     def _process_end(self, event: Died | TimedOut) -> Sequence[Change]:
         """Main-process lines about a child that died or timed out: the attempt ends without a `failed` line."""
@@ -385,6 +408,27 @@ class Book:
         self.router.close(run)
         changes.append(Change(run, ended=True))
         return changes if self.tells else _UNTOLD
+
+
+# How a `batch_method` joins its members' values (",".join, the documented one, first).
+_BATCH_SEPARATORS = (",", ", ", ";", " ", "|", "+", ":", "\n", "-", "_")
+
+
+def _batch_members(run: Run, family: str, params: dict[str, str]) -> list[Task]:
+    """The pending tasks a repr of no known task runs as a batch: Luigi logs no member ids, so they are the tasks
+    whose params equal the batch's but in one, whose value the batch's joins (`batch_method=",".join`). A batch method
+    that does not join (max, min) names one member's value: that member is the task, and the others stay pending."""
+    if len(run.family_tasks.get(family, ())) < 2:
+        return []
+    for name, value in params.items():
+        for separator in _BATCH_SEPARATORS:
+            parts = value.split(separator)
+            if len(parts) < 2:
+                continue
+            members = [run.tasks.get(run.index.id_for(family, {**params, name: part})) for part in parts]
+            if all(m is not None and not m.attempts and not m.members for m in members):
+                return members  # type: ignore[return-value]
+    return []
 
 
 _RESULT_OF = {

@@ -108,6 +108,7 @@ def task_dict(task: Task, state: TaskState | None = None) -> dict[str, Any]:
         "worker_pid": last["worker_pid"],
         "error": error,
         "attempt_history": history,
+        "batch_members": [member.task_id for member in task.members],
     }
 
 

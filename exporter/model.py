@@ -79,6 +79,9 @@ class Task:
     upstream_failed: bool = False
     error: str | None = None  # an error outside any attempt: complete() or scheduling failed
     key: str = ""  # Luigi's id as logged: what scheduler lines name it by
+    # A batch (`batch_method` params: Luigi runs several pending tasks as one): the tasks it runs, which share its
+    # attempts and statuses. Luigi never schedules the batch itself: done, it is among "complete ones encountered".
+    members: list[Task] = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
         self.key = self.key or self.task_id
@@ -94,7 +97,9 @@ class Task:
             last.result is AttemptResult.SUCCESS or any(a.result is AttemptResult.SUCCESS for a in self.attempts)
         )
         if succeeded or "DONE" in self.statuses:
-            return TaskState.DONE if succeeded or "PENDING" in self.statuses else TaskState.ALREADY_DONE
+            if "PENDING" in self.statuses or (succeeded and not self.members):
+                return TaskState.DONE
+            return TaskState.ALREADY_DONE
         if self.disabled or "DISABLED" in self.statuses:
             return TaskState.DISABLED
         if "FAILED" in self.statuses or (last is not None and any(a.result not in _NOT_FAILED for a in self.attempts)):

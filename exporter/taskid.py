@@ -308,6 +308,10 @@ class TaskIndex:
         same_prefix = self._by_prefix.get(f"{family}_{summary_of(parsed.params)}", [])
         return (same_prefix[0], self._id_of(family, parsed.params)[1]) if len(same_prefix) == 1 else None
 
+    def id_for(self, family: str, params: dict[str, str]) -> str:
+        """The id Luigi gives a task of these params (leaving out those this family's ids were found to omit)."""
+        return self._id_of(family, params)[0]
+
     def _id_of(self, family: str, params: dict[str, str]) -> tuple[str, dict[str, str]]:
         dropped = self._dropped.get(family)
         if dropped:

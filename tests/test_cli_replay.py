@@ -79,6 +79,7 @@ def test_glob_of_run_directories_names_runs_after_their_directory(tmp_path: Path
         "worker_pid",
         "error",
         "attempt_history",
+        "batch_members",
     }
     assert doc["lines_read"] > 0
 
