@@ -207,6 +207,8 @@ class Book:
                 self._describe(task, family, found[1])
             return task
         parsed = run.index.parse(repr_text)
+        if not parsed.params:  # not read: its task shows none of it, and nothing else may show its secrets
+            self.redactor.learn_repr(repr_text)
         same_family = run.family_tasks.get(parsed.family, ())
         if len(same_family) == 1:
             return same_family[0]
@@ -242,6 +244,8 @@ class Book:
         run.checked.add(event.repr)
         self._touch(run, event.time)
         run.index.add_checked(event.repr)
+        if not event.repr.endswith(")"):  # cut by a newline or CR: its secrets can't be read as params
+            self.redactor.learn_repr(event.repr)
         return [Change(run)] if self.tells else _UNTOLD
 
     def _done_scheduling(self, event: DoneScheduling) -> Sequence[Change]:

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, NoReturn
 
 from exporter.contract import run_counts, to_json
+from exporter.controls import printable
 from exporter.model import Run
 from exporter.options import (
     EXIT_CONFIG,
@@ -298,12 +299,12 @@ def _replay(args: argparse.Namespace) -> int:
 
 
 def _print_run(run: Run) -> None:
-    print(_run_line(run))
+    print(printable(_run_line(run)))
     for task in run.tasks.values():
         if task.state.value == "failed":
             error = next((a.error for a in reversed(task.attempts) if a.error), task.error) or ""
             last = error.strip().splitlines()[-1].strip() if error.strip() else "no error text in the log"
-            print(f"    failed  {task.family}: {last}")
+            print(printable(f"    failed  {task.family}: {last}"))
 
 
 def _run_line(run: Run) -> str:

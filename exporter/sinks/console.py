@@ -2,6 +2,7 @@
 
 It reads run dicts of the replay contract, like the web page, so every view shows the same figures. No thread runs
 here: the caller decides when to `update`, and passes `now` (epoch seconds) for the running tasks' elapsed time.
+Every text from a log goes through `printable` first: an escape sequence in an error must not drive the terminal.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from rich.console import Console, Group, RenderableType
 from rich.live import Live
 from rich.text import Text
 
+from exporter.controls import printable
 from exporter.report import ENDED, error_line, failures, format_duration, headline
 
 __all__ = ["LiveView", "plain_lines", "render_runs"]
@@ -65,13 +67,13 @@ def plain_lines(runs: list[dict[str, Any]], now: float | None) -> list[str]:
     lines = []
     for run in runs:
         if run["status"] == "scheduling":  # the total grows task by task: one line for the whole walk
-            lines.append(f"{run['run_id']}: scheduling")
+            lines.append(printable(f"{run['run_id']}: scheduling"))
             continue
         parts = [f"{run['run_id']}: {headline(run)}", *_counts(run)]
         if run["status"] in ENDED:
             parts.append(f"run {run['status']}")
-        lines.append(" | ".join(parts))
-        lines.extend(f"    {_failure_line(task)}" for task in failures(run))
+        lines.append(printable(" | ".join(parts)))
+        lines.extend(f"    {printable(_failure_line(task))}" for task in failures(run))
     return lines
 
 
@@ -89,18 +91,18 @@ def _bar(run: dict[str, Any]) -> Text:
 
 def _run_view(run: dict[str, Any], now: float | None) -> RenderableType:
     # Texts are assembled, never parsed as markup: task names and errors come from logs.
-    title = Text.assemble((run["run_id"], "bold"), " ", (run["pipeline"] or "?", "dim"), " ")
+    title = Text.assemble((printable(run["run_id"]), "bold"), " ", (printable(run["pipeline"] or "?"), "dim"), " ")
     title.append(run["status"], style=_STATUS_STYLE.get(run["status"], "bold"))
     rows: list[RenderableType] = [
         title,
-        Text(headline(run)),
+        Text(printable(headline(run))),
         Text.assemble(_bar(run), " ", " · ".join(_counts(run))),
     ]
     for task in (t for t in run["tasks"] if t["state"] == "running"):
         started = task["started_at"]
         elapsed = f"  {format_duration(now - started)}" if now is not None and started is not None else ""
-        rows.append(Text.assemble(("  ▶ ", "blue"), task["family"], (elapsed, "dim")))
-    rows.extend(Text.assemble(("  ✗ ", "red"), (_failure_line(task), "red")) for task in failures(run))
+        rows.append(Text.assemble(("  ▶ ", "blue"), printable(task["family"]), (elapsed, "dim")))
+    rows.extend(Text.assemble(("  ✗ ", "red"), (printable(_failure_line(task)), "red")) for task in failures(run))
     return Group(*rows)
 
 
