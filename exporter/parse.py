@@ -10,7 +10,7 @@ that a second or third handler writes of the same record).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from operator import eq
 
@@ -40,7 +40,7 @@ from exporter.events import (
 )
 from exporter.lines import Block, Line, count_lines, decode_line
 
-__all__ = ["BUILD_STARTS_AFTER", "Parser", "split_records"]
+__all__ = ["BUILD_STARTS_AFTER", "Parser"]
 
 # Terminal colours and cursor moves (werkzeug, coloredlogs, tqdm's `\x1b[A`).
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -108,12 +108,12 @@ _LUIGI_WORDS = re.compile(
     r"|timed out after|does not exist \(yet|Will not run|framework error while|task num failures"
 )
 
-# What `feed_block` looks for first, all in one Hyperscan pass per block (`_candidate_lines`): every line that can
-# make an event, be counted unparsed or open a summary holds one of these, after `split_records` too (hence the bytes
-# it removes). While no traceback or summary is being read, the lines between are passed over in bytes: they can only
-# move the time of the record (`_skipped`). The phrases after the first three are the longest text their pattern
-# requires; the first three also mark the lines counted unparsed. A line read in full costs ~5 us, so precise
-# literals pay.
+# What `feed_block` looks for first, all in one Hyperscan pass per block (`_candidate_lines`): every line that can make
+# an event, be counted unparsed or open a summary holds one of these, after `Parser._read` splits a line on CRs and
+# drops its colours too (hence the bytes it removes). While no traceback, summary or continued repr is being read, the
+# lines between are passed over in bytes: they can only move the time of the record (`_skipped`). The phrases after the
+# first three are the longest text their pattern requires; the first three also mark the lines counted unparsed. A line
+# read in full costs ~5 us, so precise literals pay.
 _CANDIDATES = (
     b"Informed sch",
     b"] Worker ",
@@ -133,6 +133,11 @@ _CANDIDATES = (
     b"\x1b",
 )
 _QUICK_KINDS = 3  # the first three: Informed, worker and Checking lines, most of Luigi's (`Parser._quick`)
+
+_WORKER_KINDS = frozenset(_WORKER_EVENTS.values())
+# Escape sequences at the end of a message: a colour handler's reset after the repr, not part of it.
+_TRAILING_ANSI = re.compile(r"(?:\x1b\[[0-9;?]*[A-Za-z])+$")
+_TRACEBACK = "Traceback (most recent call last):"
 
 # The events a traceback follows (worker.py:230 logger.exception, :685-693): the lines after them are collected.
 _OPENS_DETAIL = frozenset((TaskFailed, CompleteError, SchedulingError))
@@ -191,6 +196,22 @@ _SCANNER = _scanner(_CANDIDATES)
 _CR = _CANDIDATES.index(b"\r")
 
 
+def _keep_escapes(events: list[Event], raw: str) -> None:
+    """Give the reprs of events read from a line without its escape sequences the escapes Luigi wrote inside them
+    (a param value in colour): the task id is hashed over the value as it is. A colour handler's own escapes around
+    the message are left out."""
+    for event in events:
+        kind = event.__class__
+        if kind in _WORKER_KINDS:
+            m = _WORKER_TASK.search(_TRAILING_ANSI.sub("", raw.rstrip()))
+            if m is not None and _ANSI.sub("", m[4]) == event.repr:  # type: ignore[attr-defined]
+                event.repr = m[4]  # type: ignore[attr-defined]
+        elif kind is Checking:
+            m = _CHECKING.search(_TRAILING_ANSI.sub("", raw.rstrip()))
+            if m is not None and _ANSI.sub("", m[1]) == event.repr:  # type: ignore[attr-defined]
+                event.repr = m[1]  # type: ignore[attr-defined]
+
+
 def _candidate_lines(data: bytes, scratch: hyperscan.Scratch) -> dict[int, int]:
     """The lines of `data` that hold one of _CANDIDATES (a CR only when not before LF: a CRLF line's CR is dropped by
     `decode_line`, so Windows logs keep the fast path), by offset of their start: the index of the one candidate a
@@ -209,14 +230,19 @@ def _candidate_lines(data: bytes, scratch: hyperscan.Scratch) -> dict[int, int]:
     return lines
 
 
-def split_records(text: str) -> Iterator[str]:
-    """Split one physical line on bare CRs (tqdm redraws) and drop colours; yields the cleaned pieces."""
-    if "\x1b" in text:
-        text = _ANSI.sub("", text)
-    if "\r" in text:
-        yield from (piece for piece in text.split("\r") if piece)
-    else:
-        yield text
+@dataclass(slots=True)
+class _Continued:
+    """A record whose repr goes on over the next lines (a param value holding newlines): what was read of it."""
+
+    event: WorkerTaskEvent | None  # the worker line's event as its first line reads (None: a `Checking if` line)
+    text: str  # the repr so far (a Checking line's: all after `Checking if `)
+    time: float | None
+    lines: int = 1
+
+
+def _balanced(text: str) -> bool:
+    """Whether a repr closes every bracket it opens: one that does not goes on over the next line."""
+    return text.count("(") <= text.count(")")
 
 
 class Parser:
@@ -235,6 +261,7 @@ class Parser:
         self._held = 0  # characters kept of the traceback or summary being collected
         self._record_time: float | None = None  # of the latest header or event line: a traceback's or summary's time
         self._skipped: list[tuple[bytes, int, int, float | None]] = []  # lines passed over since then (feed_block)
+        self._continued: _Continued | None = None  # a record whose repr spans lines, being read
         self._scratch = hyperscan.Scratch(_SCANNER)  # Hyperscan's working memory: one per parser, for threads
         self.lines_read = 0
         self.lines_unparsed = 0
@@ -248,7 +275,15 @@ class Parser:
         all at once)."""
         if "\r" not in text and "\x1b" not in text:
             return self._piece(text, offset, arrival)
-        return [event for piece in split_records(text) for event in self._piece(piece, offset, arrival)]
+        events: list[Event] = []
+        for raw in text.split("\r"):  # a tqdm redraw: each piece is a record of its own
+            piece = _ANSI.sub("", raw) if "\x1b" in raw else raw
+            if piece:
+                read = self._piece(piece, offset, arrival)
+                if piece is not raw:
+                    _keep_escapes(read, raw)
+                events += read
+        return events
 
     def feed_block(self, block: Block, source: str) -> list[Event]:
         """The lines of `block`, read as `feed` reads them one by one, but faster: while no traceback or summary is
@@ -268,7 +303,7 @@ class Parser:
         k = pos = 0
         while pos < size:
             kind = -1
-            if self._detail is None and self._summary is None:  # at rest: on to the next candidate line
+            if self._detail is None and self._summary is None and self._continued is None:  # on to the next candidate
                 while starts[k] < pos:
                     k += 1
                 start = starts[k]
@@ -296,7 +331,7 @@ class Parser:
 
     def at_rest(self) -> bool:
         """No traceback or summary is being read: the parser then carries only `rest()` into the next line."""
-        return self._detail is None and self._summary is None
+        return self._detail is None and self._summary is None and self._continued is None
 
     def rest(self) -> tuple[Event | None, float | None]:
         """What a parser at rest carries beyond a fresh one's state: the last event (a copy of it right after is an
@@ -316,7 +351,8 @@ class Parser:
 
     def flush(self) -> list[Event]:
         """End of input: hand on what a following line would have completed (a traceback, a cut summary)."""
-        events = self._end_detail()
+        events = self._end_continued()
+        events += self._end_detail()
         if self._summary is not None:
             summary = self._finish_summary(self._detail_offset)
             if summary is not None:
@@ -324,6 +360,8 @@ class Parser:
         return events
 
     def _piece(self, text: str, offset: int, arrival: float | None) -> list[Event]:
+        if self._continued is not None:
+            return self._continue(text, offset, arrival)
         stripped = _BROWSER_PREFIX.sub("", text, count=1) if text[:1] == "[" else text
         if self._summary is not None:
             if not (_LUIGI_WORDS.search(stripped) and _HEADER.match(stripped.lstrip()[:HEADER_CHARS])):
@@ -342,8 +380,13 @@ class Parser:
         event = self._match(stripped.rstrip(), offset, arrival)
         if event is None:
             if _HEADER.match(stripped.lstrip()[:HEADER_CHARS]):
-                self._at(self._time(stripped, arrival))
-                return self._end_detail()
+                time = self._time(stripped, arrival)
+                self._at(time)
+                events = self._end_detail()
+                start = stripped.find("Checking if ")
+                if start != -1:  # a repr that goes on over the next lines (see `_continue`)
+                    self._continued = _Continued(None, stripped[start + len("Checking if ") :].rstrip(), time)
+                return events
             if self._detail is not None and len(self._detail) < MAX_DETAIL_LINES:
                 self._detail.append(self._hold(text.rstrip()))
                 self._detail_offset = offset
@@ -374,11 +417,18 @@ class Parser:
 
     def _took(self, event: Event, offset: int, events: list[Event]) -> None:
         """An event line was read: the traceback before it ends (at its time), and `event` goes to `events` after it
-        unless it is a copy."""
+        unless it is a copy (or held, while its repr goes on over the next lines)."""
         self._record_time = event.time  # `_at`, written out: this runs for every event
         self._skipped.clear()
         if self._detail is not None:
             events += self._end_detail()
+        if event.__class__ in _WORKER_KINDS and not _balanced(event.repr):  # type: ignore[attr-defined]
+            self._continued = _Continued(event, event.repr, event.time)  # type: ignore[arg-type, attr-defined]
+            return
+        self._accept(event, offset, events)
+
+    def _accept(self, event: Event, offset: int, events: list[Event]) -> None:
+        """`event` goes to `events` unless it is a copy of the last; a failure opens its traceback."""
         if self._last_event.__class__ is event.__class__ and self._is_echo(event):  # a copy is of the same kind
             return
         self._last_event = event
@@ -386,6 +436,40 @@ class Parser:
             self._detail, self._held = [], 0
             self._detail_offset = offset
         events.append(event)
+
+    def _continue(self, text: str, offset: int, arrival: float | None) -> list[Event]:
+        """A line after a record whose repr was left open (Luigi writes a param value's newlines as they are): part of
+        that repr, until the repr closes; a header, a traceback or a summary ends the record as its lines read."""
+        held = self._continued
+        assert held is not None
+        line = text.rstrip("\r")
+        if (
+            held.lines >= MAX_DETAIL_LINES
+            or line.startswith(_TRACEBACK)
+            or _SUMMARY_MARK in line
+            or _HEADER.match(line.lstrip()[:HEADER_CHARS])
+        ):
+            return self._end_continued() + self._piece(text, offset, arrival)
+        held.text = self._hold(f"{held.text}\n{line}") if len(held.text) < MAX_HELD_CHARS else held.text
+        held.lines += 1
+        events: list[Event] = []
+        if held.event is not None:
+            if _balanced(held.text.rstrip()):
+                self._continued = None
+                old = held.event
+                self._accept(old.__class__(held.time, offset, old.pid, old.worker, held.text.rstrip()), offset, events)
+        elif held.text.endswith(" is complete") and _balanced(repr_text := held.text[: -len(" is complete")]):
+            self._continued = None
+            self._accept(Checking(held.time, offset, repr_text), offset, events)
+        return events
+
+    def _end_continued(self) -> list[Event]:
+        """The record being continued ends as read so far: a worker line's event as its first line read it."""
+        held, self._continued = self._continued, None
+        events: list[Event] = []
+        if held is not None and held.event is not None:
+            self._accept(held.event, held.event.offset, events)
+        return events
 
     def _at(self, time: float | None) -> None:
         """A header or event line was read: the record's time is its time, whatever lines were passed over before."""
