@@ -102,6 +102,13 @@ def _parser() -> argparse.ArgumentParser:
         metavar="DURATION",
         help="instead keep finished runs on /metrics for this long (e.g. 12h)",
     )
+    live.add_argument(
+        "--stale-after",
+        type=_duration,
+        default=1800.0,
+        metavar="DURATION",
+        help="a build silent this long is over, incomplete (default 30m; a killed build on this host ends at once)",
+    )
     live.add_argument("--jaeger-url", metavar="URL", help="link runs on the live page to this Jaeger UI")
     live.add_argument(
         "--web.config.file",

@@ -40,7 +40,7 @@ from exporter.events import (
 )
 from exporter.lines import Block, Line, count_lines, decode_line
 
-__all__ = ["BUILD_STARTS_AFTER", "Parser"]
+__all__ = ["BUILD_STARTS_AFTER", "Parser", "worker_process"]
 
 # Terminal colours and cursor moves (werkzeug, coloredlogs, tqdm's `\x1b[A`).
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -194,6 +194,16 @@ def _scanner(words: tuple[bytes, ...]) -> hyperscan.Database:
 
 _SCANNER = _scanner(_CANDIDATES)
 _CR = _CANDIDATES.index(b"\r")
+
+
+# worker.py:673  "Worker(salt=%s, workers=%d, host=%s, username=%s, pid=%s)": the build's main process.
+_WORKER_ID = re.compile(r"host=([^,()]*), username=[^()]*, pid=(\d+)\)$")
+
+
+def worker_process(worker: str) -> tuple[str, int] | None:
+    """The host and pid of a worker id (`WorkerTaskEvent.worker`), if it has them."""
+    m = _WORKER_ID.search(worker)
+    return (m[1], int(m[2])) if m else None
 
 
 def _keep_escapes(events: list[Event], raw: str) -> None:

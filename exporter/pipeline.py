@@ -31,6 +31,7 @@ from exporter.sinks import Sink
 from exporter.sources.files import read_blocks, run_base_id
 
 if TYPE_CHECKING:  # the live parts (watchdog, SQLite rows): replay loads neither
+    from exporter.liveness import Liveness
     from exporter.sinks.store import Store
     from exporter.sources.tail import Position, Tailer
 
@@ -181,6 +182,13 @@ class Pipeline:
         with self.lock:
             changes = stream.book.apply_all(stream.parser.flush())
             changes.extend(stream.book.finish())
+        self._deliver(changes)
+        return changes
+
+    def conclude(self, dead: Callable[[Run], bool]) -> list[Change]:
+        """End, `incomplete`, the open builds `dead` says will never write again (`exporter.liveness`)."""
+        with self.lock:
+            changes = [change for stream in self._streams.values() for change in stream.book.conclude(dead)]
         self._deliver(changes)
         return changes
 
@@ -397,15 +405,21 @@ def follow(
     idle_wait: float = 0.25,
     after_poll: Callable[[], None] | None = None,
     retry_every: float = 1.0,
+    liveness: Liveness | None = None,
 ) -> None:
     """The live loop: read what is new, apply it, commit it with its offsets; sleep on inotify when idle.
 
     A store that fell behind is retried when idle too (every `retry_every` s): when the logs have gone quiet by the
     time space comes back (the build ended while the disk was full), no new line would otherwise ever catch it up.
+    Every `retry_every` s too, builds `liveness` judges dead (killed: no summary will come) are concluded.
     """
     reported: set[str] = set()
-    retried = time.monotonic()
+    retried = checked = time.monotonic()
     while not stop.is_set():
+        if liveness is not None and time.monotonic() - checked >= retry_every:
+            checked = time.monotonic()
+            if pipeline.conclude(lambda run: liveness.dead(run, time.time())):
+                pipeline.commit()
         batches = tailer.poll()
         if after_poll is not None:
             after_poll()

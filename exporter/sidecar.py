@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from prometheus_client import push_to_gateway
 from rich.console import Console
 
+from exporter.liveness import Liveness
 from exporter.options import (
     EXIT_CONFIG,
     EXIT_INPUT,
@@ -146,7 +147,7 @@ def watch(args: argparse.Namespace) -> int:
                 log.info("SIGHUP: reopened the followed files")
 
         try:
-            follow(sidecar.pipeline, tailer, stop, after_poll=refresh_lag)
+            follow(sidecar.pipeline, tailer, stop, after_poll=refresh_lag, liveness=Liveness(args.stale_after))
         finally:
             tailer.close()
     finally:
