@@ -14,6 +14,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, NoReturn
 
+from exporter import __version__
 from exporter.contract import run_counts, to_json
 from exporter.controls import printable
 from exporter.model import Run
@@ -63,6 +64,7 @@ class _ArgumentParser(argparse.ArgumentParser):
 
 def _parser() -> argparse.ArgumentParser:
     parser = _ArgumentParser(prog="luigi-exporter", description="Observe Luigi pipelines from their logs.")
+    parser.add_argument("--version", action="version", version=f"luigi-exporter {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     common = argparse.ArgumentParser(add_help=False)
@@ -128,6 +130,11 @@ def _parser() -> argparse.ArgumentParser:
         default=100_000,
         metavar="N",
         help="spans kept while the collector is unreachable, the oldest dropped beyond (default 100000)",
+    )
+    outbox.add_argument(
+        "--external-url",
+        metavar="URL",
+        help="the sidecar as users reach it: spans link to their run at URL/api/runs/RUN_ID (cicd.*.url.full)",
     )
 
     replay = commands.add_parser("replay", parents=[common, outbox], help="reconstruct every run in whole log files")

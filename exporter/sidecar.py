@@ -52,7 +52,7 @@ def traces_of(store: Store, args: argparse.Namespace) -> TraceSink:
     from exporter.sinks.traces import TraceSink
 
     try:
-        traces = TraceSink(store, args.outbox_max)
+        traces = TraceSink(store, args.outbox_max, args.external_url)
     except (ValueError, RuntimeError) as err:
         raise UserError(f"traces: {err}", EXIT_CONFIG) from err
     traces.start()

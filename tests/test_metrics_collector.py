@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 from conftest import run_demo
@@ -143,3 +146,15 @@ def test_usual_durations_follow_the_counters(tmp_path: Path) -> None:
     assert store.usual_durations(name) == again.usual_durations(name) != first
     again.close()
     store.close()
+
+
+def test_version_is_the_one_build_info_reports() -> None:
+    """`--version` and luigi_exporter_build_info say the same version, the installed distribution's."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "exporter", "--version"], capture_output=True, text=True, timeout=30, check=True
+    )
+    assert proc.stdout == f"luigi-exporter {importlib.metadata.version('luigi-exporter')}\n"
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(LuigiCollector(Pipeline(), Store(None)))
+    ((labels, _),) = _samples(registry)["luigi_exporter_build_info"]
+    assert proc.stdout == f"luigi-exporter {labels['version']}\n"

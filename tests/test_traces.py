@@ -11,6 +11,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import urllib.parse
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ SERVER, INTERNAL = 2, 1  # OTLP SpanKind
 UNSET, ERROR = 0, 2  # OTLP StatusCode
 ENDED = ("succeeded", "failed", "blocked")
 FAIL = ("--fail", "SWOTAnalysisTask")
+EXTERNAL = "http://luigi-exporter.test:9588"  # --external-url: where the spans' run links point
 
 
 def _build(run_dir: Path, truth: Path, *args: str, speed: str = "0.05") -> subprocess.Popen[bytes]:
@@ -117,7 +119,14 @@ def watched(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
         cleanup.callback(build.kill)
         env = {**receiver.env, **extra_env}
         sidecar = Sidecar(
-            "watch", str(runs / "*" / "log.txt"), "--state-dir", str(tmp / "state"), log=tmp / "s", env=env
+            "watch",
+            str(runs / "*" / "log.txt"),
+            "--state-dir",
+            str(tmp / "state"),
+            "--external-url",
+            EXTERNAL + "/",
+            log=tmp / "s",
+            env=env,
         )
         cleanup.callback(sidecar.close)
         build.wait(timeout=60)
@@ -150,6 +159,9 @@ def test_watch_sends_one_trace_with_a_span_per_attempt(watched: Watched, capsys:
     assert root.attributes["cicd.pipeline.run.id"] == run_id
     assert root.attributes["luigi.run.status"] == ("failed" if failed else "succeeded")
     assert root.status_code == (ERROR if failed else UNSET)
+    assert root.attributes.get("error.type") == ("failed" if failed else None)
+    run_url = f"{EXTERNAL}/api/runs/{run_id}"
+    assert root.attributes["cicd.pipeline.run.url.full"] == run_url
     assert root.attributes["luigi.tasks.scheduled"] == 61
     assert root.attributes["luigi.tasks.failed"] == int(failed)
     assert all(s.parent_span_id == root.span_id for s in spans if s is not root)
@@ -175,6 +187,7 @@ def test_watch_sends_one_trace_with_a_span_per_attempt(watched: Watched, capsys:
         assert span.attributes["cicd.pipeline.task.run.id"] == f"{task_id}#{number}"
         assert span.attributes["cicd.pipeline.task.run.result"] == results[end["event"]]
         assert span.attributes["luigi.worker.pid"] == start["pid"]
+        assert span.attributes["cicd.pipeline.task.run.url.full"] == f"{run_url}#{urllib.parse.quote(task_id, safe='')}"
         assert span.attributes["luigi.param.run_id_dir"] == str(log.parent)
         assert (span.start, span.end) == pytest.approx(
             (logged[task_id, number]["started_at"], logged[task_id, number]["ended_at"]), abs=1e-6
@@ -184,9 +197,10 @@ def test_watch_sends_one_trace_with_a_span_per_attempt(watched: Watched, capsys:
         previous = [(root.trace_id, f"{ids.span_id(source, run_id, task_id, number - 1):016x}")] if number > 1 else []
         assert list(span.links) == previous  # a retry links to the attempt before it
         if end["event"] == "SUCCESS":
-            assert span.status_code == UNSET and not span.events
+            assert span.status_code == UNSET and not span.events and "error.type" not in span.attributes
             continue
         assert span.status_code == ERROR
+        assert span.attributes["error.type"] == "Exception"  # the traceback's exception type
         (exception,) = span.events
         assert exception.name == "exception" and exception.time == span.end
         assert exception.attributes["exception.type"] == "Exception"
@@ -201,7 +215,7 @@ def test_replay_sends_the_same_trace_every_time(watched: Watched) -> None:
     try:
         for _ in range(2):
             proc = subprocess.run(
-                [sys.executable, "-m", "exporter", "replay", str(watched.log), "--otlp"],
+                [sys.executable, "-m", "exporter", "replay", str(watched.log), "--otlp", "--external-url", EXTERNAL],
                 cwd=ROOT,
                 env={**os.environ, **watched.env, **receiver.env},
                 capture_output=True,
@@ -224,7 +238,7 @@ def test_spans_do_not_depend_on_how_lines_come_in(watched: Watched, monkeypatch:
     for name, value in {**watched.env, **receiver.env}.items():
         monkeypatch.setenv(name, value)
     store = Store(None)
-    traces = TraceSink(store, outbox_max=100_000)
+    traces = TraceSink(store, outbox_max=100_000, external_url=EXTERNAL)
     traces.start()
     pipeline = Pipeline(store, [traces])
     source = str(watched.log)

@@ -15,6 +15,12 @@ acknowledgement and the DELETE re-sends that batch after the restart, with the s
 Configuration: `OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL` is `http/protobuf` (the specification's default, and ours)
 or `grpc`; endpoint, headers, compression, timeout, TLS and `OTEL_RESOURCE_ATTRIBUTES` as the SDK reads them;
 `OTEL_SERVICE_NAME` defaults to `luigi-exporter`.
+
+Attributes follow the OTel CI/CD conventions: `cicd.pipeline.*`, `error.type` on what failed (the exception's
+type when the traceback names one, else the attempt's result), and with an external URL (`--external-url`, the
+sidecar as users reach it) `cicd.pipeline.run.url.full` and `cicd.pipeline.task.run.url.full`: the run's document
+on `/api/runs/{run_id}`, with the task's id as the fragment. The URL is configured, never derived from the listen
+address, so that a replay and the live sidecar make the same spans.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import re
 import sqlite3
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -173,8 +180,9 @@ class TraceSink:
 
     name = "traces"
 
-    def __init__(self, store: Store, outbox_max: int) -> None:
+    def __init__(self, store: Store, outbox_max: int, external_url: str | None = None) -> None:
         self._store = store
+        self._external_url = external_url.rstrip("/") if external_url else None
         self._outbox_max = outbox_max
         self._exporter, self.endpoint = _exporter()
         _capture_sdk_logs()
@@ -271,6 +279,8 @@ class TraceSink:
             attributes["cicd.pipeline.task.run.result"] = _TASK_RESULT[attempt.result]
         if attempt.pid is not None:
             attributes["luigi.worker.pid"] = attempt.pid
+        if self._external_url is not None:
+            attributes["cicd.pipeline.task.run.url.full"] = f"{self._run_url(run)}#{_quote(task.task_id)}"
         attributes.update({f"luigi.param.{name}": value for name, value in task.params.items()})
         links = []
         if attempt.number > 1:
@@ -281,7 +291,9 @@ class TraceSink:
             text = attempt.error or f"{task.family} attempt {attempt.number}: {attempt.result.value}"
             last = next((line.strip() for line in reversed(text.splitlines()) if line.strip()), text)
             span.set_status(Status(StatusCode.ERROR, last))
-            span.add_event("exception", _exception_attributes(text, last), timestamp=_ns(end))
+            exception = _exception_attributes(text, last)
+            span.set_attribute("error.type", exception.get("exception.type", attempt.result.value))
+            span.add_event("exception", exception, timestamp=_ns(end))
         span.end(end_time=_ns(end))
 
     def _run_spans(self, run: Run, done: set[int]) -> None:
@@ -307,11 +319,18 @@ class TraceSink:
         }
         if run.status in _RUN_RESULT:
             attributes["cicd.pipeline.result"] = _RUN_RESULT[run.status]
+        if run.status is not RunStatus.SUCCEEDED:
+            attributes["error.type"] = run.status.value
+        if self._external_url is not None:
+            attributes["cicd.pipeline.run.url.full"] = self._run_url(run)
         span = self._span(run, root_id, f"RUN {pipeline or 'luigi'}", SpanKind.SERVER, start, attributes)
         if run.status is not RunStatus.SUCCEEDED:
             reason = run.summary.reason if run.summary is not None else ""
             span.set_status(Status(StatusCode.ERROR, f"run {run.status.value}" + (f": {reason}" if reason else "")))
         span.end(end_time=_ns(end))
+
+    def _run_url(self, run: Run) -> str:
+        return f"{self._external_url}/api/runs/{_quote(run.run_id)}"
 
     def _span(
         self,
@@ -453,6 +472,10 @@ class TraceSink:
 
 def _first(*values: float | None) -> float | None:
     return next((v for v in values if v is not None), None)
+
+
+def _quote(text: str) -> str:
+    return urllib.parse.quote(text, safe="")
 
 
 def _ns(seconds: float) -> int:
