@@ -185,9 +185,9 @@ def test_kustomization_lists_the_manifests() -> None:
     listed = set(kustomization["resources"])
     for resource in listed:
         assert (KUBERNETES / resource).is_file(), f"kustomization lists missing {resource}"
-    # Every manifest is in, except the PodMonitor: an alternative to the ServiceMonitor, never both.
+    # Every manifest is in, except the alternatives: the PodMonitor to the ServiceMonitor, the Deployment to the Job.
     present = {path.name for path in KUBERNETES.glob("*.yaml")} - {"kustomization.yaml"}
-    assert listed == present - {"podmonitor.yaml"}
+    assert listed == present - {"podmonitor.yaml", "deployment.yaml"}
 
 
 def test_sidecar_wiring() -> None:
@@ -222,6 +222,48 @@ def test_sidecar_wiring() -> None:
     assert [e["port"] for e in pod_monitor["spec"]["podMetricsEndpoints"]] == ["metrics"]
 
 
+def _pod(kind: str) -> dict[str, Any]:
+    return by_kind(kind)["spec"]["template"]
+
+
+def test_the_store_is_on_a_claim_in_both_examples() -> None:
+    """The exporter's store outlives the pod (per-family counters, ETA history, last success): a claim, never an
+    emptyDir; and the Deployment's run directories too, since the host keeps its plans across restarts."""
+    claims = {doc["metadata"]["name"]: doc for _, doc in documents() if doc["kind"] == "PersistentVolumeClaim"}
+    for kind in ("Job", "Deployment"):
+        pod = _pod(kind)
+        (exporter,) = [c for c in pod["spec"]["initContainers"] if c["name"] == "luigi-exporter"]
+        assert exporter["args"][exporter["args"].index("--state-dir") + 1] == "/state"
+        mounts = {m["name"]: m["mountPath"] for m in exporter["volumeMounts"]}
+        (state,) = [
+            v for v in pod["spec"]["volumes"] if v["name"] == next(k for k, p in mounts.items() if p == "/state")
+        ]
+        claim = state["persistentVolumeClaim"]["claimName"]
+        assert claims[claim]["spec"]["accessModes"] == ["ReadWriteOnce"], kind
+    deployment = by_kind("Deployment")
+    assert deployment["spec"]["replicas"] == 1 and deployment["spec"]["strategy"]["type"] == "Recreate"
+    runs = next(v for v in _pod("Deployment")["spec"]["volumes"] if v["name"] == "runs")
+    assert runs["persistentVolumeClaim"]["claimName"] in claims
+
+
+def test_deployment_is_wired_as_the_job() -> None:
+    """The same sidecar (probes, port, mounts) and labels: the Service and both monitors reach the host's pods."""
+    job, deployment = _pod("Job"), _pod("Deployment")
+    assert deployment["metadata"]["labels"].items() >= by_kind("Deployment")["spec"]["selector"]["matchLabels"].items()
+    sidecars = [
+        [c for c in pod["spec"]["initContainers"] if c.get("restartPolicy") == "Always"] for pod in (job, deployment)
+    ]
+    assert [[c["name"] for c in s] for s in sidecars] == [["luigi-exporter"], ["luigi-exporter"]]
+    job_sidecar, host_sidecar = (dict(s[0]) for s in sidecars)
+    for sidecar in (job_sidecar, host_sidecar):
+        sidecar["startupProbe"] = {k: v for k, v in sidecar["startupProbe"].items() if k != "failureThreshold"}
+    for key in ("ports", "startupProbe", "readinessProbe", "livenessProbe", "volumeMounts", "securityContext"):
+        assert job_sidecar[key] == host_sidecar[key], key
+    assert by_kind("Service")["spec"]["selector"].items() <= deployment["metadata"]["labels"].items()
+    assert by_kind("PodMonitor")["spec"]["selector"]["matchLabels"].items() <= deployment["metadata"]["labels"].items()
+    assert deployment["metadata"]["labels"]["luigi-exporter/job"] == "luigi-exporter"
+
+
 def test_prometheusrule_carries_the_rules_file() -> None:
     rules = yaml.safe_load((DEPLOY / "prometheus" / "rules" / "luigi.rules.yml").read_text())
     assert by_kind("PrometheusRule")["spec"] == rules, (
@@ -251,7 +293,7 @@ def test_compose_file_matches_the_compose_spec() -> None:
 def test_compose_services() -> None:
     compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
     services = compose["services"]
-    assert set(services) == {"demo", "sidecar", "prometheus", "grafana", "jaeger"}
+    assert set(services) == {"demo", "sidecar", "prometheus", "alertmanager", "alert-receiver", "grafana", "jaeger"}
     sidecar, demo = services["sidecar"], services["demo"]
     assert sidecar["command"] == ["watch", "/runs/*/log.txt", "--listen", "0.0.0.0:9588", "--state-dir", "/state"]
     assert sidecar["environment"]["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://jaeger:4317"
@@ -278,6 +320,39 @@ def test_compose_services() -> None:
             source = volume.split(":")[0]
             if source.startswith("."):
                 assert (DEPLOY / source).exists(), source
+
+
+def test_compose_alerting_and_health() -> None:
+    """Prometheus sends to the Alertmanager service, which sends to the webhook receiver service; every service that
+    keeps running has a healthcheck, and what depends on it waits for it healthy; Jaeger is v2."""
+    services = yaml.safe_load((DEPLOY / "compose.yaml").read_text())["services"]
+    prometheus = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())
+    (alertmanagers,) = prometheus["alerting"]["alertmanagers"]
+    assert alertmanagers["static_configs"] == [{"targets": ["alertmanager:9093"]}]
+    alertmanager = yaml.safe_load((DEPLOY / "alertmanager" / "alertmanager.yml").read_text())
+    urls = [w["url"] for r in alertmanager["receivers"] for w in r.get("webhook_configs", [])]
+    assert urls == ["http://alert-receiver:9095/alerts"]
+    assert services["alert-receiver"]["command"][-1] == "9095"
+    assert (
+        "./alertmanager/alertmanager.yml:/etc/alertmanager/alertmanager.yml:ro" in services["alertmanager"]["volumes"]
+    )
+    for name, service in services.items():
+        if name != "demo":  # the build runs once and exits
+            assert service["healthcheck"]["test"][0] == "CMD", name
+        for dependency, condition in service.get("depends_on", {}).items():
+            if "healthcheck" in services[dependency]:
+                assert condition == {"condition": "service_healthy"}, (name, dependency)
+    assert services["jaeger"]["image"].startswith("jaegertracing/jaeger:2.")
+
+
+def test_alertmanager_config_is_valid() -> None:
+    """amtool (Debian package `prometheus-alertmanager`) checks the routes, receivers and inhibitions."""
+    binary = shutil.which("amtool")
+    if binary is None:
+        pytest.fail("`amtool` not found: apt-get install -y prometheus-alertmanager", pytrace=False)
+    config = str(DEPLOY / "alertmanager" / "alertmanager.yml")
+    result = subprocess.run([binary, "check-config", config], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and "SUCCESS" in result.stdout, result.stdout + result.stderr
 
 
 def test_grafana_provisioning() -> None:
