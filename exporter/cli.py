@@ -11,7 +11,7 @@ import os
 import re
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, NoReturn
 
 from exporter import __version__
@@ -23,6 +23,8 @@ from exporter.options import (
     EXIT_INPUT,
     EXIT_PIPE,
     EXIT_USAGE,
+    HTTP_IDLE_TIMEOUT,
+    HTTP_MAX_CONNECTIONS,
     UserError,
     document_of,
     redactor_of,
@@ -53,6 +55,19 @@ def _duration(value: str) -> float:
     if m is None:
         raise argparse.ArgumentTypeError(f"{value!r} is not a duration (e.g. 90s, 30m, 12h, 7d)")
     return float(m[1]) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[m[2] or "s"]
+
+
+def _positive(kind: type[int] | type[float]) -> Callable[[str], int | float]:
+    def parse(value: str) -> int | float:
+        try:
+            number = kind(value)
+        except ValueError:
+            number = 0
+        if number <= 0:
+            raise argparse.ArgumentTypeError(f"{value!r} is not a positive number")
+        return number
+
+    return parse
 
 
 class _ArgumentParser(argparse.ArgumentParser):
@@ -117,6 +132,22 @@ def _parser() -> argparse.ArgumentParser:
         dest="web_config",
         metavar="FILE",
         help="TLS and basic auth, in the format of Prometheus's exporter-toolkit (tls_server_config, basic_auth_users)",
+    )
+    live.add_argument(
+        "--http.max-connections",
+        dest="max_connections",
+        type=_positive(int),
+        default=HTTP_MAX_CONNECTIONS,
+        metavar="N",
+        help=f"connections served at once; one more is answered 503 (default {HTTP_MAX_CONNECTIONS})",
+    )
+    live.add_argument(
+        "--http.idle-timeout",
+        dest="idle_timeout",
+        type=_positive(float),
+        default=HTTP_IDLE_TIMEOUT,
+        metavar="SECONDS",
+        help=f"close a connection silent this long, mid-request too (default {HTTP_IDLE_TIMEOUT:g})",
     )
     live.add_argument(
         "--otlp",

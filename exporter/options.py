@@ -22,6 +22,8 @@ __all__ = [
     "EXIT_PIPE",
     "EXIT_PORT",
     "EXIT_USAGE",
+    "HTTP_IDLE_TIMEOUT",
+    "HTTP_MAX_CONNECTIONS",
     "UserError",
     "document_of",
     "redactor_of",
@@ -35,6 +37,10 @@ EXIT_USAGE = 64  # bad arguments or options, syntax included (argparse's own 2 w
 EXIT_PORT = 69  # the port to listen on is taken or not ours
 EXIT_CONFIG = 78  # a state directory or config file we can't use
 EXIT_PIPE = 141  # the reader of our output went away (128 + SIGPIPE, as a shell reports a process it killed)
+
+# The HTTP server's defaults: a connection silent this long (seconds) is closed; one beyond this many is a 503.
+HTTP_IDLE_TIMEOUT = 10.0
+HTTP_MAX_CONNECTIONS = 512
 
 log = logging.getLogger("luigi_exporter")
 

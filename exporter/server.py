@@ -1,8 +1,19 @@
-"""The sidecar's one HTTP port: /metrics, /healthz, /api/runs[/{run_id}], /api/config and the live page at /."""
+"""The sidecar's one HTTP port: /metrics, /healthz, /api/runs[/{run_id}], /api/config and the live page at /.
+
+Anyone who can reach the port may be hostile, so it holds: a connection silent for `idle_timeout` seconds is closed,
+at most `max_connections` are served at once (one more is answered 503 and closed: a scrape is retried, a server that
+ran out of threads or descriptors is not), HEAD is answered for probes, and a request of another HTTP version gets
+505 with a status line.
+"""
 
 from __future__ import annotations
 
 import io
+import logging
+import resource
+import socket
+import ssl
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -11,6 +22,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from exporter.contract import to_json
+from exporter.lobby import Lobby, Prefixed
 from exporter.pipeline import Pipeline
 from exporter.replay import JsonRuns
 from exporter.sinks.metrics import Exposition
@@ -18,11 +30,17 @@ from exporter.webconfig import WebConfig
 
 __all__ = ["Server"]
 
+log = logging.getLogger("luigi_exporter")
+
 _STATIC = {
     "/": ("index.html", "text/html; charset=utf-8"),
     "/static/render.js": ("render.js", "text/javascript; charset=utf-8"),
     "/static/style.css": ("style.css", "text/css; charset=utf-8"),
 }
+_BUSY = (
+    b"HTTP/1.0 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 18\r\n"
+    b"Retry-After: 1\r\nConnection: close\r\n\r\ntoo many requests\n"
+)
 
 
 class Server:
@@ -34,14 +52,22 @@ class Server:
         port: int,
         pipeline: Pipeline,
         metrics: Exposition,
-        jaeger_url: str | None = None,
-        web: WebConfig | None = None,
+        jaeger_url: str | None,
+        web: WebConfig | None,
+        idle_timeout: float,
+        max_connections: int,
     ) -> None:
         web = web or WebConfig()
-        attrs = {"pipeline": pipeline, "metrics": metrics, "jaeger_url": jaeger_url, "web": web}
+        attrs = {
+            "pipeline": pipeline,
+            "metrics": metrics,
+            "jaeger_url": jaeger_url,
+            "web": web,
+            "timeout": idle_timeout,  # StreamRequestHandler sets it on the socket: each read waits that long at most
+        }
         handler = type("Handler", (_Handler,), attrs)
-        self._httpd = ThreadingHTTPServer((host, port), handler)
-        self._httpd.daemon_threads = True
+        _descriptors_for(max_connections)
+        self._httpd = _HTTPServer((host, port), handler, max_connections, idle_timeout)
         if web.tls is not None:
             # The handshake happens in the request's thread, not in accept(): a slow client can't stall the rest.
             self._httpd.socket = web.tls.wrap_socket(
@@ -59,7 +85,87 @@ class Server:
 
     def close(self) -> None:
         self._httpd.shutdown()
+        self._httpd.lobby.close()
         self._httpd.server_close()
+
+
+def _descriptors_for(connections: int) -> None:
+    """Raise the soft limit on open files to what the connections need (within the hard limit): beyond it accept()
+    fails at once and forever, and the listening socket, always readable, spins the server's loop."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = connections + 256  # the store, the logs followed, the OTLP exporter's sockets
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        resource.setrlimit(
+            resource.RLIMIT_NOFILE, (wanted if hard == resource.RLIM_INFINITY else min(wanted, hard), hard)
+        )
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    """At most `max_connections` at once (one more is a 503); a plain one waits in the lobby, without a thread, until
+    its request's head has come, then gets a thread of its own; no thread is joined or kept once it ended."""
+
+    daemon_threads = True
+    block_on_close = False
+    # socketserver's backlog of 5 drops the SYNs of a burst of connections (a dashboard's panels, a few scrapers):
+    # each then waits a second for its retry.
+    request_queue_size = 1024
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        handler: type[BaseHTTPRequestHandler],
+        max_connections: int,
+        head_timeout: float,
+    ) -> None:
+        self._slots = threading.BoundedSemaphore(max_connections)
+        self.heads: dict[socket.socket, bytes] = {}  # what the lobby read of a connection, for its handler
+        self.lobby = Lobby(head_timeout, self._admit, self._drop)
+        super().__init__(address, handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            self._refuse(request)
+        elif isinstance(request, ssl.SSLSocket):  # its bytes can't be read before the handshake, done in its thread
+            self._admit(request, client_address, b"")
+        else:
+            self.lobby.enter(request, client_address)
+
+    def _admit(self, request: socket.socket, client_address: Any, head: bytes) -> None:
+        if head:
+            self.heads[request] = head
+        try:
+            threading.Thread(target=self.process_request_thread, args=(request, client_address), daemon=True).start()
+        except RuntimeError:  # no thread could be started
+            self.heads.pop(request, None)
+            self._drop(request)
+
+    def _drop(self, request: socket.socket) -> None:
+        self.shutdown_request(request)
+        self._slots.release()
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+    def _refuse(self, request: socket.socket) -> None:
+        """503 without reading the request (a plain socket's send buffer takes it at once); over TLS, whose
+        handshake would need a thread, the connection is closed."""
+        if not isinstance(request, ssl.SSLSocket):
+            try:
+                request.setblocking(False)
+                request.send(_BUSY)
+            except OSError:
+                pass
+        self.shutdown_request(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that broke off, or a TLS handshake that failed, ends its connection alone and says nothing; any
+        other error, one line (never a traceback per request)."""
+        err = sys.exc_info()[1]
+        if not isinstance(err, OSError):
+            log.warning("http: %s answering %s: %s", type(err).__name__, client_address[0], err)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -68,6 +174,20 @@ class _Handler(BaseHTTPRequestHandler):
     jaeger_url: str | None
     web: WebConfig
     server_version = "luigi-exporter"
+    # A request line without a version is answered as HTTP/1.0 (with a status line), never as HTTP/0.9: an error
+    # found before the version is read (`GET / HTTP/9.9`: 505) would otherwise be sent without one.
+    default_request_version = "HTTP/1.0"
+    _head = False
+
+    def setup(self) -> None:
+        super().setup()
+        head = self.server.heads.pop(self.connection, b"")  # type: ignore[attr-defined]
+        if head:
+            self.rfile = io.BufferedReader(Prefixed(head, socket.SocketIO(self.connection, "rb")))
+
+    def do_HEAD(self) -> None:
+        self._head = True
+        self.do_GET()
 
     def do_GET(self) -> None:
         path = urlsplit(self.path).path
@@ -76,7 +196,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_response(401)
             self.send_header("WWW-Authenticate", 'Basic realm="luigi-exporter"')
             self.send_header("Content-Length", "0")
-            self.end_headers()
+            self._end_headers()
             return
         if path == "/metrics":
             self._send(200, *self.metrics.render(self.headers.get("Accept", "")))
@@ -112,8 +232,14 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-store")
+        self._end_headers()
+        if not self._head:
+            self.wfile.write(body)
+
+    def _end_headers(self) -> None:
+        for name, value in self.web.headers.items():
+            self.send_header(name, value)
         self.end_headers()
-        self.wfile.write(body)
 
     def log_message(self, format: str, *args: Any) -> None:
         """Scrapes every few seconds would drown the sidecar's own log."""

@@ -67,6 +67,8 @@ class Sidecar:
             web = load_web_config(args.web_config) if args.web_config else None
         except WebConfigError as err:
             raise UserError(f"--web.config.file {err}", EXIT_CONFIG) from err
+        for warning in web.warnings if web else ():
+            log.warning("--web.config.file %s", warning)
         path = state_path(args.state_dir)
         try:
             self.store, rebuilt = Store.open_or_rebuild(path)
@@ -99,7 +101,9 @@ class Sidecar:
         )
         host, port = args.listen
         try:
-            self.server = Server(host, port, self.pipeline, self.metrics, args.jaeger_url, web)
+            self.server = Server(
+                host, port, self.pipeline, self.metrics, args.jaeger_url, web, args.idle_timeout, args.max_connections
+            )
         except OSError as err:
             self.close_traces()
             self.store.close()
