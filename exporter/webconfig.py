@@ -25,8 +25,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import os
 import re
-import secrets
 import ssl
 import threading
 from dataclasses import dataclass, field
@@ -121,7 +121,7 @@ class WebConfig:
 def _dummy_hash(hashes: Any) -> bytes:
     """A hash of a random password at the highest cost of the file's hashes."""
     cost = max((int(h[4:6]) for h in hashes), default=10)
-    return bcrypt.hashpw(secrets.token_bytes(16), bcrypt.gensalt(rounds=cost))
+    return bcrypt.hashpw(os.urandom(16), bcrypt.gensalt(rounds=cost))
 
 
 def load_web_config(path: str) -> WebConfig:

@@ -4,6 +4,7 @@ redacted everywhere the sidecar shows or stores them, and log markup escaped on 
 from __future__ import annotations
 
 import base64
+import json
 import re
 import ssl
 import subprocess
@@ -269,3 +270,18 @@ def test_redacting_a_hostile_text_takes_time_linear_in_its_length() -> None:
         started = time.process_time()
         redactor.text(text)
         assert time.process_time() - started < 5, unit
+
+
+def test_a_task_seen_only_by_its_id_shows_no_part_of_a_secret(tmp_path: Path, secrets_log: Path) -> None:
+    """The real build's log without the lines that print Leaf's repr (a capture that began late, a rotated file):
+    only Luigi's id names it, and the id's readable part is the api_key's start. Its params can't explain it, so
+    it goes (fail closed); the family and hash stay."""
+    cut = tmp_path / "cut.log"
+    lines = secrets_log.read_bytes().splitlines(keepends=True)
+    kept = [line for line in lines if b"Leaf(" not in line and not line.startswith(b"line two)")]
+    cut.write_bytes(b"".join(kept))
+    assert len(kept) < len(lines) and b"Leaf_sk_LEAKED_APIKEY" in cut.read_bytes()
+    out = subprocess.run([*LUIGI_EXPORTER, "replay", "--json", str(cut)], capture_output=True, timeout=60).stdout
+    assert _leaks(out) == []
+    (leaf,) = [t for run in json.loads(out)["runs"] for t in run["tasks"] if t["family"] == "Leaf"]
+    assert leaf["task_id"] == f"Leaf_{REDACTED}_047c819ac8" and leaf["params"] == {}
