@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 
 from exporter.events import (
+    BuildStarting,
     Checking,
     CompleteError,
     Died,
@@ -48,7 +49,7 @@ class Book:
         self.base_id = base_id
         self.expected_tasks = expected_tasks
         self.router = Router(source, base_id, expected_tasks)
-        self._stopped: Run | None = None  # the run whose worker just said "was stopped"
+        self._stopped: list[Run] = []  # runs whose worker said "was stopped", awaiting their summary, oldest first
         # Where the traceback that follows a failure line belongs: an attempt, or the run's last scheduling error.
         self._detail_target: tuple[Run, Task | None, Attempt | None] | None = None
         self._last_summary: Summary | None = None
@@ -87,14 +88,14 @@ class Book:
         """
         runs = list(runs)
         self.router.drop(runs)
-        if self._stopped is not None and any(run is self._stopped for run in runs):
-            self._stopped = None
+        gone = {id(run) for run in runs}
+        self._stopped = [run for run in self._stopped if id(run) not in gone]
 
     def at_rest(self) -> bool:
         """Every run ended, and none waiting for a line to come but perhaps for a summary's copy: after any other
         event, the book differs from a fresh one only by `rest()`, the runs it numbered and the ended runs it holds
         (which no event changes then, and which `take_ended` hands on), so what follows reads the same in either."""
-        return not self.router.has_open() and self._detail_target is None and self._stopped is None
+        return not self.router.has_open() and self._detail_target is None and not self._stopped
 
     def take_ended(self) -> list[Run]:
         """The runs held by a book at rest, dropped: the next event, if it is no summary, settles them."""
@@ -164,8 +165,8 @@ class Book:
         for run in runs:
             run.finished = True
             self.router.close(run)
-            if self._stopped is run:
-                self._stopped = None
+            if run in self._stopped:
+                self._stopped.remove(run)
             changes.append(Change(run, ended=True))
         return changes
 
@@ -239,8 +240,12 @@ class Book:
             return _UNTOLD
         return [Change(run, t) for t in (task, *task.members)] if task.members else [Change(run, task)]
 
+    def _build_starting(self, event: BuildStarting) -> Sequence[Change]:
+        self.router.starting()
+        return _UNTOLD
+
     def _checking(self, event: Checking) -> Sequence[Change]:
-        run = self.router.for_checking(event.repr)
+        run = self.router.for_checking(event.repr, parse_repr(event.repr).params)
         run.checked.add(event.repr)
         self._touch(run, event.time)
         run.index.add_checked(event.repr)
@@ -249,11 +254,10 @@ class Book:
         return [Change(run)] if self.tells else _UNTOLD
 
     def _done_scheduling(self, event: DoneScheduling) -> Sequence[Change]:
-        run = self.router.scheduling_run()
+        run = self.router.done_scheduling()
         if run is None:
             return []
         self._touch(run, event.time)
-        self.router.scheduled(run)
         return [Change(run)] if self.tells else _UNTOLD
 
     def _running_worker(self, event: RunningWorker) -> Sequence[Change]:
@@ -266,7 +270,7 @@ class Book:
         return [Change(run)] if self.tells else _UNTOLD
 
     def _worker_task(self, event: TaskStarted | TaskDone | TaskFailed | TaskNewRequirements) -> Sequence[Change]:
-        run = self.router.for_worker(event.worker)
+        run = self.router.for_worker(event.worker, lambda r: r.index.find(event.repr, r.tasks) is not None)
         self._touch(run, event.time)
         task = self._resolve(run, event.repr)
         attempt = task.last_attempt
@@ -381,11 +385,22 @@ class Book:
         return [Change(run, task, attempt, ended=attempt is not None)] if self.tells else _UNTOLD
 
     def _worker_stopped(self, event: WorkerStopped) -> Sequence[Change]:
-        run = self.router.for_worker(event.worker)
+        run = self.router.for_worker(event.worker, lambda r: False)
         self._touch(run, event.time)
         run.stopped = True
-        self._stopped = run
+        if run not in self._stopped:
+            self._stopped.append(run)
         return [Change(run)] if self.tells else _UNTOLD
+
+    def _summary_run(self, summary: Summary) -> Run | None:
+        """The run a summary ends: Luigi writes it right after its worker stopped, so a run whose worker stopped;
+        of several (builds ending at once in one file), the one whose shared params the summary's lists name most,
+        else the first to stop."""
+        stopped = [run for run in self._stopped if run.summary is None]
+        if len(stopped) <= 1:
+            return next(iter(stopped), None)
+        listed = "\n".join(line for _, lines in summary.families for line in lines)
+        return max(stopped, key=lambda run: sum(f"{k}={v}" in listed for k, v in self.router.signature(run)))
 
     def _summary(self, event: Summary) -> Sequence[Change]:
         if self._last_summary == event:
@@ -398,10 +413,9 @@ class Book:
                     changes.append(Change(run, ended=True))  # sinks that read the first in an earlier batch
             return changes
         self._last_summary = event
-        run = self._stopped if self._stopped is not None and self._stopped.summary is None else None
-        if run is None:
-            run = self.router.last_open() or self.router.new_run()
-        self._stopped = None
+        run = self._summary_run(event) or self.router.last_open() or self.router.new_run()
+        if run in self._stopped:
+            self._stopped.remove(run)
         run.summary = event
         self.router.scheduled(run)
         run.ended_at = event.time
@@ -475,6 +489,7 @@ _UNTOLD: Sequence[Change] = ()  # what `apply` returns when it tells nobody
 
 _HANDLERS = {
     Informed: Book._informed,
+    BuildStarting: Book._build_starting,
     Checking: Book._checking,
     DoneScheduling: Book._done_scheduling,
     RunningWorker: Book._running_worker,

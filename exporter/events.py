@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 __all__ = [
+    "BuildStarting",
     "Checking",
     "CompleteError",
     "Died",
@@ -39,6 +40,11 @@ __all__ = [
 class Event:
     time: float | None = field(default=None, compare=False)
     offset: int = field(default=0, compare=False)
+
+
+@dataclass(slots=True)
+class BuildStarting(Event):
+    """Luigi set up its logging for a build (`logging disabled in settings`, ...): a build's first line of Luigi's."""
 
 
 @dataclass(slots=True)

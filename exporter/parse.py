@@ -17,6 +17,7 @@ from operator import eq
 import hyperscan
 
 from exporter.events import (
+    BuildStarting,
     Checking,
     CompleteError,
     Died,
@@ -77,6 +78,10 @@ _WORKER_EVENTS: dict[str, type[WorkerTaskEvent]] = {
     "failed": TaskFailed,
     "new requirements": TaskNewRequirements,
 }
+# setup_logging.py:52,57,63,69,75,81  logger.info("logging already configured") / "logging disabled in settings" /
+# "logging configured via special settings" / "via *.conf file" / "via config section" / "by default settings":
+# once per luigi.build (interface._schedule_and_run), before its first Checking line.
+_BUILD_STARTING = re.compile(r"\blogging (?:already configured|disabled in settings|configured (?:via|by) )")
 # worker.py:438  logger.debug("Checking if %s is complete", task)
 _CHECKING = re.compile(r"Checking if (.+) is complete$")
 # interface.py:137  logger.info("Done scheduling tasks")
@@ -127,6 +132,9 @@ _CANDIDATES = (
     _MISSING_TAIL.encode(),
     b" or any dependencies due to error in ",
     b"Luigi unexpected framework error while scheduling ",
+    b"logging already configured",
+    b"logging disabled in settings",
+    b"logging configured ",
     b"===== Luigi Execution Summary",
     b"\x00",
     b"\r",
@@ -517,6 +525,8 @@ class Parser:
         last = self._last_event
         if last is None or not eq(event, last):  # `!=` would go through object.__ne__ to the same __eq__
             return False
+        if event.__class__ is BuildStarting and event.time is not None and last.time is not None:
+            return event.time == last.time  # builds starting within a second of each other: each one counts
         if last.time is None:
             return event.time is None
         return event.time is None or abs(event.time - last.time) <= 1.0
@@ -553,6 +563,8 @@ class Parser:
             return CompleteError(self._time(text, arrival), offset, m[1])
         if "framework error while" in text and (m := _SCHEDULING_ERROR.search(text)):
             return SchedulingError(self._time(text, arrival), offset, m[1])
+        if "logging " in text and _BUILD_STARTING.search(text):
+            return BuildStarting(self._time(text, arrival), offset)
         if "task num failures" in text:
             if m := _RETRY.search(text):
                 return SchedulerRetry(self._time(text, arrival), offset, m[1], int(m[2]), int(m[3]))

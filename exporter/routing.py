@@ -9,7 +9,8 @@ the runs' state is the model's (`exporter.model`), changed by `exporter.book`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 
 from exporter.model import Run, TaskState
 
@@ -38,6 +39,13 @@ class Router:
         self._seq = 0  # events routed so far
         self._began: dict[int, int] = {}  # id(open run) -> the event it began at
         self._last: dict[int, int] = {}  # id(open run) -> its latest event
+        # What tells builds scheduling at once apart (several clients of one central scheduler, one file): the params
+        # every Checking repr of each shares (its signature).
+        self._signature: dict[int, frozenset[tuple[str, str]]] = {}
+        self._done_scheduling: list[Run] = []  # runs that said `Done scheduling tasks`, awaiting `Running Worker`
+        # Builds that announced themselves (`BuildStarting`) and have written no Checking line yet: the events they
+        # came at, forgotten after _STARTING_EVENTS (a build that scheduled nothing must not split a later one).
+        self._starting: deque[int] = deque()
 
     # -- runs ----------------------------------------------------------------------------------------------------
 
@@ -79,6 +87,9 @@ class Router:
         self._workerless.pop(key, None)
         self._began.pop(key, None)
         self._last.pop(key, None)
+        self._signature.pop(key, None)
+        if run in self._done_scheduling:
+            self._done_scheduling.remove(run)
         for task_id in run.tasks:
             _remove(self._holders, task_id, run)
         for task_id in run.awaiting:
@@ -130,6 +141,14 @@ class Router:
             run.awaiting.discard(task_id)
             _remove(self._awaiting, task_id, run)
 
+    def starting(self) -> None:
+        """A build announced itself (Luigi set up its logging): its first Checking line starts a run of its own."""
+        self._starting.append(self._seq)
+
+    def signature(self, run: Run) -> frozenset[tuple[str, str]]:
+        """The params every Checking repr of an open run shares."""
+        return self._signature.get(id(run), frozenset())
+
     # -- questions ---------------------------------------------------------------------------------------------------
 
     def scheduling_run(self) -> Run | None:
@@ -142,17 +161,39 @@ class Router:
         return holders[-1] if holders else None
 
     def workerless(self) -> Run | None:
-        """The latest open run with no worker yet and no `Running Worker` line."""
-        return next((r for r in reversed(self._workerless.values()) if r.processes is None), None)
+        """The run a `Running Worker` line belongs to: interface.py logs it right after `Done scheduling tasks`, so
+        the oldest run that said that and has no such line yet; else the open run without one that wrote last."""
+        while self._done_scheduling:
+            run = self._done_scheduling.pop(0)
+            if id(run) in self._open and run.processes is None:
+                return run
+        free = [r for r in self._workerless.values() if r.processes is None]
+        return max(free, key=lambda run: self._last[id(run)], default=None)
 
-    def for_worker(self, worker: str) -> Run:
+    def done_scheduling(self) -> Run | None:
+        """The run a `Done scheduling tasks` line ends: of those scheduling, the one that wrote last (the line comes
+        right after a build's last `Informed`)."""
+        run = max(self._scheduling.values(), key=lambda run: self._last[id(run)], default=None)
+        if run is not None:
+            self.scheduled(run)
+            self._done_scheduling.append(run)
+        return run
+
+    def for_worker(self, worker: str, holds: Callable[[Run], bool]) -> Run:
+        """The run of a worker line: its worker's, else the first build without a worker that `holds` the line's
+        task, else the oldest without a worker (builds interleaved in one file start their workers in the order
+        they scheduled)."""
         run = self._by_worker.get(worker)
         if run is not None:
             return run
-        # The first line naming a worker claims the oldest open build that has none yet: builds interleaved in
-        # one file (several processes, a central scheduler) start their workers in the order they scheduled.
+        self._done_scheduling = [r for r in self._done_scheduling if r.processes is None and r.worker is None]
         free = self._workerless.values()
-        run = next((r for r in free if not r.scheduling), None) or next(iter(free), None) or self.new_run()
+        run = (
+            next((r for r in free if holds(r)), None)
+            or next((r for r in free if not r.scheduling), None)
+            or next(iter(free), None)
+            or self.new_run()
+        )
         run.worker = worker
         self._workerless.pop(id(run), None)
         self.scheduled(run)
@@ -162,11 +203,16 @@ class Router:
     def for_informed(self, task_id: str, status: str) -> Run:
         ending = status in ("DONE", "FAILED")
         scheduling = self.scheduling_run()
+        # A build walking its dependencies logs `Checking if X` right before it informs X's status: the build that
+        # checked X is X's, among builds scheduling at once, and before a run that awaits X (its worker finished X),
+        # which lost that line to a build started after it (killed, then resumed).
+        checked = next(
+            (r for r in reversed(self._scheduling.values()) if task_id not in r.tasks and r.index.checked(task_id)),
+            None,
+        )
+        if checked is not None:
+            return checked
         if ending:
-            # A build walking its dependencies logs `Checking if X` right before it informs X's status: a run that
-            # awaits X (its worker finished X) lost that line to a build started after it (killed, then resumed).
-            if scheduling is not None and task_id not in scheduling.tasks and scheduling.index.checked(task_id):
-                return scheduling
             awaiting = self._awaiting.get(task_id)
             if awaiting:
                 return awaiting[0]
@@ -183,8 +229,10 @@ class Router:
                 return run  # a multiprocess build whose children's lines were lost (spawn start method)
         return self.new_run()
 
-    def for_checking(self, repr_text: str) -> Run:
-        if (run := self.scheduling_run()) is not None:
+    def for_checking(self, repr_text: str, params: dict[str, str]) -> Run:
+        run = self._scheduling_for(frozenset(params.items())) if self._scheduling else None
+        if run is not None:
+            self._note_checked(run, params)
             return run
         # A build re-adding tasks takes a repr it checked before (after a failure), or any (after new requirements);
         # an unseen repr while only a failure holds the burst open is another build's first line: two builds writing
@@ -192,7 +240,45 @@ class Router:
         for run in self.open_runs():
             if run.reschedule_open and (run.reschedule_new or repr_text in run.checked):
                 return run
-        return self.new_run()
+        if self._starting:
+            self._starting.popleft()
+        run = self.new_run()
+        self._note_checked(run, params)
+        return run
+
+    def _scheduling_for(self, items: frozenset[tuple[str, str]]) -> Run | None:
+        """The build still scheduling that a Checking line belongs to, or None for a new build's first line.
+
+        Of several builds scheduling at once (clients of one central scheduler writing one file), the one whose
+        shared params the repr has most of (a plan's run dir), else the latest. A build that announced itself
+        (`BuildStarting`) and has no line yet takes a repr that has the shared params of no build scheduling.
+        """
+        best, score = None, -1
+        matched = False
+        for run in reversed(self._scheduling.values()):
+            signature = self._signature.get(id(run))
+            shared = len(signature & items) if signature else 0
+            matched = matched or bool(signature and signature <= items)
+            if shared > score:
+                best, score = run, shared
+        starting = self._starting
+        while starting and starting[0] < self._seq - _STARTING_EVENTS:
+            starting.popleft()
+        if starting and not matched:
+            return None
+        return best
+
+    def _note_checked(self, run: Run, params: dict[str, str]) -> None:
+        key = id(run)
+        if key not in self._open:
+            return
+        if params:
+            items = frozenset(params.items())
+            signature = self._signature.get(key)
+            self._signature[key] = items if signature is None else signature & items
+
+
+_STARTING_EVENTS = 10_000
 
 
 def _remove(index: dict[str, list[Run]], task_id: str, run: Run) -> None:

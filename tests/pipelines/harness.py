@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 from collections.abc import Callable, Sequence
 
 import luigi
@@ -45,6 +46,14 @@ def build(make_tasks: Callable[[], Sequence[luigi.Task]], config: dict[str, dict
         for key, value in values.items():
             cfg.set(section, key, value)
     truth.install(args.truth)
-    result = luigi.build(list(make_tasks()), local_scheduler=True, workers=args.workers, detailed_summary=True)
+    port = os.environ.get("LUIGI_SCHEDULER_PORT")  # a central scheduler (luigid) there, else the local one
+    result = luigi.build(
+        list(make_tasks()),
+        local_scheduler=port is None,
+        scheduler_host="127.0.0.1",
+        scheduler_port=int(port or 8082),
+        workers=args.workers,
+        detailed_summary=True,
+    )
     truth.record_summary(args.truth, result.worker)
     return 0 if result.status.name.startswith("SUCCESS") else 1
