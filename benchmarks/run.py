@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchmarks import idle, latency, memory, scrape, throughput
+from benchmarks import idle, latency, memory, scrape, shapes, throughput
 from benchmarks.common import Sampler, Sidecar, byte_compile, machine, median, percentile
 from benchmarks.data import (
     BUILDS,
@@ -34,7 +34,7 @@ from benchmarks.data import (
 )
 from exporter.segments import cpus
 
-SECTIONS = ("throughput", "latency", "memory", "scrape", "idle")
+SECTIONS = ("throughput", "shapes", "latency", "memory", "scrape", "idle")
 README_START = "<!-- bench:start -->"
 README_END = "<!-- bench:end -->"
 
@@ -186,6 +186,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("\n" + "\n".join(table(["Benchmark", "Figure", "Goal", "Met"], ctx.summary)))
     print(f"\nwritten {out} in {seconds:.0f} s")
     return 0
+
+
+def _shapes(ctx: Context) -> None:
+    measured = list(shapes.measure(ctx.single[0], ctx.work / "shapes", ctx.sizes.repeats, ctx.sizes is SMOKE))
+    worst = max(float(row[8]) for row in shapes.rows(measured))
+    slowest = min(m.mtail.wall / m.replay.wall for m in measured)
+    ctx.section(
+        "Replay on any log shape",
+        f"{(shapes.__doc__ or '').strip()} Best of {ctx.sizes.repeats} alternating runs (wall, start-up included); "
+        "replay in one process (`replay --json FILE`), mtail with `benchmarks/luigi_plain.mtail`; CPU/line is "
+        "replay's CPU time over the log's lines; RSS is replay's peak.",
+        shapes.HEADER,
+        shapes.rows(measured),
+    )
+    ctx.headline("Shapes: replay/mtail lines/s, slowest shape", f"{slowest:.2f}x", ">= 1x", slowest >= 1)
+    ctx.headline("Shapes: CPU per line at 8x over 1x, worst", f"{worst:.2f}", "<= 1.2", worst <= 1.2)
 
 
 def _throughput(ctx: Context) -> None:
