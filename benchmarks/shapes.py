@@ -9,20 +9,18 @@ Each shape at 1x and 8x its size: one huge build (20,000 tasks at 1x), builds in
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks.common import EXPORTER, Timed, run_timed
-from benchmarks.throughput import MtailMissing
+from benchmarks.throughput import plain_mtail
 from exporter.demo.copies import BuildCopies
 from exporter.taskid import task_id_str
 
 __all__ = ["SHAPES", "Shape", "measure", "rows"]
 
-PLAIN_PROGRAM = Path(__file__).with_name("luigi_plain.mtail")
 _RECORD = re.compile(rb"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", re.M)  # a record's first line: the demo's format
 
 
@@ -116,15 +114,6 @@ SHAPES = (
     Shape("identical repeats", _repeats, 128),
 )
 _SMOKE_DIVISOR = 16  # --smoke: each shape at a sixteenth, at 1x and 2x
-
-
-def plain_mtail(log: Path) -> list[str]:
-    """mtail with the two-rule program: task events and Informed statuses per family (no per-line rule)."""
-    mtail = shutil.which("mtail")
-    if mtail is None:
-        raise MtailMissing("mtail is not installed: apt-get install -y mtail (Debian/Ubuntu package `mtail`)")
-    flags = ["--one_shot", "--one_shot_format", "prometheus", "--port", "0", "--logtostderr"]
-    return [mtail, *flags, "--progs", str(PLAIN_PROGRAM), "--logs", str(log)]
 
 
 @dataclass(frozen=True)

@@ -15,11 +15,19 @@ from pathlib import Path
 from benchmarks.common import EXPORTER, Sampler, Timed, median, run_timed
 from benchmarks.data import ROOT, Log
 
-MTAIL_PROGRAM = ROOT / "benchmarks" / "luigi.mtail"
+MTAIL_PROGRAM = ROOT / "benchmarks" / "luigi.mtail"  # counts lines too: checks that mtail read the whole file
+PLAIN_PROGRAM = ROOT / "benchmarks" / "luigi_plain.mtail"
 
 
 class MtailMissing(RuntimeError):
     """The baseline can't be measured without mtail; saying so beats a silent skip."""
+
+
+def plain_mtail(log: Path) -> list[str]:
+    """`mtail_command` with the plain two-rule program: the baseline every throughput figure is against."""
+    command = mtail_command(log)
+    command[command.index("--progs") + 1] = str(PLAIN_PROGRAM)
+    return command
 
 
 def mtail_command(log: Path) -> list[str]:
@@ -42,18 +50,17 @@ def mtail_command(log: Path) -> list[str]:
     ]
 
 
-def replay_command(log: Path, jobs: int | None = None) -> list[str]:
-    """replay as a user runs it (as many processes as CPUs), or in `jobs` processes."""
-    return [*EXPORTER, "replay", "--json", *(["--jobs", str(jobs)] if jobs else []), str(log)]
+def replay_command(log: Path) -> list[str]:
+    """replay as a user runs it: one process."""
+    return [*EXPORTER, "replay", "--json", str(log)]
 
 
 @dataclass
 class Throughput:
     lines: int
     size: int
-    replay: list[Timed]  # as a user runs it: a process per CPU
-    replay_one: list[Timed]  # --jobs 1
-    mtail: list[Timed]
+    replay: list[Timed]
+    mtail: list[Timed]  # the plain two-rule program (benchmarks/luigi_plain.mtail)
     samplers: list[Sampler]  # RSS samples of each one-process replay, reused by the memory benchmark
     mtail_lines: int
 
@@ -86,25 +93,22 @@ def measure(big: Log, repeats: int = 3) -> Throughput:
     if abs(mtail_lines - lines) > lines // 1_000_000:  # mtail prints 7 significant digits
         raise RuntimeError(f"mtail counted {mtail_lines} lines of {log}, which has {lines}: check {MTAIL_PROGRAM}")
     replay: list[Timed] = []
-    replay_one: list[Timed] = []
     mtail: list[Timed] = []
     samplers: list[Sampler] = []
     for _ in range(repeats):
-        replay.append(run_timed(replay_command(log))[0])
-        timed, sampler = run_timed(replay_command(log, jobs=1), sampler_path=log)
-        replay_one.append(timed)
+        timed, sampler = run_timed(replay_command(log), sampler_path=log)
+        replay.append(timed)
         samplers.append(sampler)
-        mtail.append(run_timed(mtail_command(log))[0])
-    return Throughput(lines, log.stat().st_size, replay, replay_one, mtail, samplers, mtail_lines)
+        mtail.append(run_timed(plain_mtail(log))[0])
+    return Throughput(lines, log.stat().st_size, replay, mtail, samplers, mtail_lines)
 
 
-def rows(t: Throughput, cpus: int) -> list[list[str]]:
-    """Table rows: tool, best and median wall time, lines/s, CPU, peak RSS (of the largest process)."""
+def rows(t: Throughput) -> list[list[str]]:
+    """Table rows: tool, best and median wall time, lines/s, CPU, peak RSS."""
     out = []
     for name, runs in (
-        (f"luigi-exporter replay --json ({cpus} processes)", t.replay),
-        ("luigi-exporter replay --json --jobs 1", t.replay_one),
-        ("mtail --one_shot (luigi.mtail)", t.mtail),
+        ("luigi-exporter replay --json", t.replay),
+        ("mtail --one_shot (luigi_plain.mtail)", t.mtail),
     ):
         walls = [r.wall for r in runs]
         out.append(

@@ -91,30 +91,6 @@ class Book:
         gone = {id(run) for run in runs}
         self._stopped = [run for run in self._stopped if id(run) not in gone]
 
-    def at_rest(self) -> bool:
-        """Every run ended, and none waiting for a line to come but perhaps for a summary's copy: after any other
-        event, the book differs from a fresh one only by `rest()`, the runs it numbered and the ended runs it holds
-        (which no event changes then, and which `take_ended` hands on), so what follows reads the same in either."""
-        return not self.router.has_open() and self._detail_target is None and not self._stopped
-
-    def take_ended(self) -> list[Run]:
-        """The runs held by a book at rest, dropped: the next event, if it is no summary, settles them."""
-        taken = list(self.runs)
-        self.drop(taken)
-        return taken
-
-    def rest(self) -> Summary | None:
-        """The last summary, while a copy of it (the next event) would be taken as one."""
-        return self._last_summary
-
-    def resume(self, last_summary: Summary | None, numbered: int) -> list[str]:
-        """Carry on where a book at rest stopped, having numbered that many more runs: their ids here
-        (`exporter.segments`)."""
-        self._last_summary = last_summary
-        router = self.router
-        first, router.numbered = router.numbered + 1, router.numbered + numbered
-        return [self.run_id(n) for n in range(first, router.numbered + 1)]
-
     def take_settled(self) -> list[Run]:
         """The settled runs at the front (file order), dropped: replay writes them and need not hold them."""
         runs = self.runs

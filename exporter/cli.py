@@ -34,7 +34,6 @@ from exporter.options import (
 )
 from exporter.pipeline import Pipeline
 from exporter.replay import JsonRuns, replay_into
-from exporter.segments import cpus, cuts, replay_json
 from exporter.sources.files import expand, is_readable_file
 
 if TYPE_CHECKING:
@@ -172,13 +171,6 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("files", nargs="+", metavar="FILE", help="log files or globs (e.g. 'run/*/log.txt')")
     replay.add_argument("--json", action="store_true", help="print the runs as JSON (the replay contract)")
     replay.add_argument("--otlp", action="store_true", help="send the runs' traces over OTLP, configured by OTEL_*")
-    replay.add_argument(
-        "--jobs",
-        type=int,
-        default=cpus(),
-        metavar="N",
-        help="with --json, read a big log of builds run one after another in up to N processes (default: the CPUs)",
-    )
 
     watch = commands.add_parser("watch", parents=[common, live, outbox], help="follow log files live and serve metrics")
     watch.add_argument("globs", nargs="+", metavar="GLOB", help="files to follow, e.g. 'runs/*/log.txt' (quoted)")
@@ -313,10 +305,7 @@ def _replay(args: argparse.Namespace) -> int:
     try:
         for path in paths:
             try:
-                if streamed and args.json and store is None:
-                    replay_json(pipeline, path, streaming, cuts(path, args.jobs))
-                else:
-                    replay_into(pipeline, path, write if streamed else None)
+                replay_into(pipeline, path, write if streamed else None)
             except BrokenPipeError:
                 raise  # writing, not reading, failed: the reader of our output left (see main)
             except OSError as err:

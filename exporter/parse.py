@@ -41,7 +41,7 @@ from exporter.events import (
 )
 from exporter.lines import Block, Line, count_lines, decode_line
 
-__all__ = ["BUILD_STARTS_AFTER", "Parser", "worker_process"]
+__all__ = ["Parser", "worker_process"]
 
 # Terminal colours and cursor moves (werkzeug, coloredlogs, tqdm's `\x1b[A`).
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -152,9 +152,6 @@ _OPENS_DETAIL = frozenset((TaskFailed, CompleteError, SchedulingError))
 
 # execution_summary.py:426,348-359,452,456,466 (and Luigi 2.x's "present dependencies were encountered").
 _SUMMARY_MARK = "===== Luigi Execution Summary ====="
-# Where a build may begin in a log of builds run one after another (`exporter.segments` cuts there): at the first
-# `Checking if` line (worker.py:438, a build's first Luigi record) after a summary block (the previous build's end).
-BUILD_STARTS_AFTER = (_SUMMARY_MARK.encode(), b"Checking if ")
 _SCHEDULED = re.compile(r"Scheduled (\d+) tasks of which")
 _CATEGORY = re.compile(r"^\* (\d+) (.+?):?$")  # summary lines are stripped: no `\s*$` (see _match)
 _LISTED = re.compile(r"^- (\d+) (.+?)$")
@@ -346,26 +343,6 @@ class Parser:
             pos = stop + 1
         self._resolve_skipped()  # holds no block past its own
         return events
-
-    def at_rest(self) -> bool:
-        """No traceback or summary is being read: the parser then carries only `rest()` into the next line."""
-        return self._detail is None and self._summary is None and self._continued is None
-
-    def rest(self) -> tuple[Event | None, float | None]:
-        """What a parser at rest carries beyond a fresh one's state: the last event (a copy of it right after is an
-        echo) and the record's time. `resume` gives them to another parser."""
-        return self._last_event, self._record_time
-
-    def resume(self, rest: tuple[Event | None, float | None], lines_read: int, lines_unparsed: int) -> None:
-        """Carry on where a parser at rest stopped, having read that many lines (`exporter.segments`)."""
-        self._last_event, self._record_time = rest
-        self._skipped.clear()
-        self.lines_read += lines_read
-        self.lines_unparsed += lines_unparsed
-
-    def would_drop(self, event: Event) -> bool:
-        """Whether `event`, read next, would be dropped as a second handler's copy of the last one."""
-        return self._is_echo(event)
 
     def flush(self) -> list[Event]:
         """End of input: hand on what a following line would have completed (a traceback, a cut summary)."""

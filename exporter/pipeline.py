@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING
 
 from exporter.book import Book
 from exporter.contract import live_dict, run_dict, to_json
-from exporter.events import Event, Summary
 from exporter.ids import trace_id
 from exporter.lines import Block, Line
 from exporter.model import AttemptResult, Change, Run
@@ -35,7 +34,7 @@ if TYPE_CHECKING:  # the live parts (watchdog, SQLite rows): replay loads neithe
     from exporter.sinks.store import Store
     from exporter.sources.tail import Position, Tailer
 
-__all__ = ["Pipeline", "Rest", "follow"]
+__all__ = ["Pipeline", "follow"]
 
 log = logging.getLogger("luigi_exporter")
 
@@ -44,20 +43,6 @@ log = logging.getLogger("luigi_exporter")
 class _Stream:
     parser: Parser
     book: Book
-
-
-@dataclass(frozen=True)
-class Rest:
-    """A source's parser and book at rest, as far as they differ from fresh ones: what the next line is read with,
-    and the counts of what was read (`Pipeline.rest`; `exporter.segments` hands it from process to process)."""
-
-    last_event: Event | None
-    record_time: float | None
-    last_summary: Summary | None
-    lines_read: int
-    lines_unparsed: int
-    lines_cut: int
-    runs: int
 
 
 class Pipeline:
@@ -135,38 +120,6 @@ class Pipeline:
         if not quiet:
             self._deliver(changes)
         return changes
-
-    def take_at_rest(self, source: str, following: Event) -> list[Run] | None:
-        """If reading `source` on from here, with `following` (no summary) the next line's event as a fresh parser
-        reads it, is what a fresh pipeline reading on from here would do, the runs still held (all ended, and settled
-        by `following`), dropped; else None. At rest: no traceback or summary half read, every run ended, and
-        `following` no copy of the last event (`exporter.segments`)."""
-        stream = self._stream(source)
-        with self.lock:
-            parser, book = stream.parser, stream.book
-            if not (parser.at_rest() and book.at_rest()) or parser.would_drop(following):
-                return None
-            return book.take_ended()
-
-    def rest(self, source: str, lines_cut: int) -> Rest:
-        """What reading `source` carries on with (see `take_at_rest`), and its counts; `lines_cut` is the caller's
-        count (the pipeline's own counts every source)."""
-        stream = self._stream(source)
-        with self.lock:
-            parser, book = stream.parser, stream.book
-            last_event, record_time = parser.rest()
-            return Rest(
-                last_event, record_time, book.rest(), parser.lines_read, parser.lines_unparsed, lines_cut, book.numbered
-            )
-
-    def resume(self, source: str, rest: Rest) -> list[str]:
-        """Carry on reading `source` after another pipeline read on from here to a point at rest: the ids of the runs
-        it read, as numbered here."""
-        stream = self._stream(source)
-        with self.lock:
-            stream.parser.resume((rest.last_event, rest.record_time), rest.lines_read, rest.lines_unparsed)
-            self.lines_cut += rest.lines_cut
-            return stream.book.resume(rest.last_summary, rest.runs)
 
     def forget(self, source: str) -> None:
         """Drop what was read of `source` (its runs, its parser), to read it again from its first byte."""

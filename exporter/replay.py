@@ -11,7 +11,7 @@ from exporter.model import Run
 from exporter.pipeline import Pipeline
 from exporter.sources.files import read_blocks
 
-__all__ = ["JsonRuns", "Settled", "finish", "read_range", "replay_file", "replay_into", "without_id"]
+__all__ = ["JsonRuns", "Settled", "replay_file", "replay_into"]
 
 Settled = Callable[[list[Run]], None]
 
@@ -20,21 +20,11 @@ def replay_into(pipeline: Pipeline, path: str, settled: Settled | None = None) -
     """Feed one whole file and close its builds, committing block by block (a store's span outbox stays within its
     bound); raises OSError when the file can't be read. Given `settled`, the runs that have ended for good go to it
     in `pipeline.runs()` order as they do, and leave the model (which then holds a few runs, not every file's)."""
-    read_range(pipeline, path, 0, None, settled)
-    finish(pipeline, path, settled)
-
-
-def read_range(pipeline: Pipeline, path: str, start: int, end: int | None, settled: Settled | None) -> None:
-    """Feed the whole lines of `path` from byte `start` to `end` (None: its end), as `replay_into` does."""
-    for block in read_blocks(path, start, end):
+    for block in read_blocks(path):
         pipeline.feed_blocks(path, [block])
         pipeline.commit()
         if settled is not None:
             settled(pipeline.take_settled())
-
-
-def finish(pipeline: Pipeline, path: str, settled: Settled | None) -> None:
-    """The file is over: its open builds end (incomplete), and go to `settled`."""
     pipeline.finish(path)
     pipeline.commit()
     if settled is not None:
@@ -60,10 +50,6 @@ class JsonRuns:
         for run in runs:
             self.write_json(to_json(run_dict(run)))
 
-    def put(self, run_id: str, rest: str) -> None:
-        """A run written elsewhere without its id (`without_id`), under the id it has here."""
-        self.write_json(f'{{"run_id":{to_json(run_id)},{rest}')
-
     def write_json(self, text: str) -> None:
         """A run's document already in JSON (`Pipeline.documents_json`)."""
         self._out.write(("," if self.written else '{"runs":[') + text)
@@ -72,11 +58,3 @@ class JsonRuns:
     def end(self, lines_read: int, lines_unparsed: int) -> None:
         counts = f'"lines_read":{lines_read},"lines_unparsed":{lines_unparsed}}}'
         self._out.write(f"],{counts}\n" if self.written else f'{{"runs":[],{counts}\n')
-
-
-def without_id(run: Run) -> str:
-    """A run's JSON after its id, which depends on the runs before it: `JsonRuns.put` joins the two into what
-    `to_json(run_dict(run))` gives (the id is the document's first key)."""
-    document = run_dict(run)
-    del document["run_id"]
-    return to_json(document)[1:]
