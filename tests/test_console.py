@@ -16,6 +16,7 @@ from rich.console import Console
 from exporter.book import Book
 from exporter.cli import main
 from exporter.contract import run_dict
+from exporter.demo import truth
 from exporter.model import TaskState
 from exporter.parse import Parser
 from exporter.report import error_line
@@ -97,14 +98,26 @@ def test_running_build_names_its_running_tasks(running: dict[str, Any]) -> None:
     assert f"▶ {tasks[0]['family']}  12s" in text
 
 
-def test_live_view_off_a_terminal_prints_only_changes(ended: dict[str, Any], running: dict[str, Any]) -> None:
+def test_live_view_off_a_terminal_prints_one_line_per_transition(log: Path, ended: dict[str, Any]) -> None:
+    """The build's log read line by line, the view updated after every line as the sidecar may: the run's first
+    line, then exactly one line per task start, success and failure Luigi's own handlers saw, then its end."""
     out = io.StringIO()
     view = LiveView(Console(file=out, width=80))
-    view.update([running], None)
-    view.update([running], None)
-    view.update([ended], None)
+    parser, book = Parser(), Book(str(log), "PlanExe_console")
+    for line, _ in read_lines(str(log), str(log)):
+        for event in parser.feed(line):
+            book.apply(event)
+        view.update([run_dict(run) for run in book.runs], None)
+    book.finish()
+    view.update([run_dict(run) for run in book.runs], None)
     view.close()
-    assert out.getvalue().splitlines() == plain_lines([running], None) + plain_lines([ended], None)
+    lines = out.getvalue().splitlines()
+    events = [e for e in truth.load(str(log.parent / "truth.jsonl")) if e["event"] in ("START", "SUCCESS", "FAILURE")]
+    news = {"START": "running", "SUCCESS": "done", "FAILURE": "failed"}
+    expected = sorted(f"PlanExe_console: {e['family']} {news[e['event']]}" for e in events)
+    assert sorted(line.split(" | ", 1)[0] for line in lines[1:-2]) == expected
+    assert lines[0] == "PlanExe_console: scheduling"
+    assert lines[-2:] == plain_lines([ended], None)
 
 
 def test_live_view_on_a_terminal_draws_the_rich_view(ended: dict[str, Any]) -> None:

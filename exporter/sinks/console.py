@@ -7,6 +7,7 @@ Every text from a log goes through `printable` first: an escape sequence in an e
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from rich.console import Console, Group, RenderableType
@@ -16,7 +17,7 @@ from rich.text import Text
 from exporter.controls import printable
 from exporter.report import ENDED, error_line, failures, format_duration, headline
 
-__all__ = ["LiveView", "plain_lines", "render_runs"]
+__all__ = ["LiveView", "plain_lines", "render_runs", "transition_line"]
 
 BAR_WIDTH = 40
 _STATUS_STYLE = {
@@ -119,9 +120,19 @@ def render_runs(runs: list[dict[str, Any]], now: float | None) -> RenderableType
     return Group(*views)
 
 
+# The task states worth a line of their own off a terminal: a task starting, or an attempt's end. Upstream failures
+# come in dozens at a build's end and are counted in its last line instead.
+_NEWS = frozenset({"running", "done", "failed", "disabled"})
+
+
+def transition_line(run: dict[str, Any], task: dict[str, Any]) -> str:
+    """One task's transition: `PlanExe_demo: SWOTAnalysisTask failed | 37/61 done | 1 failed`."""
+    return " | ".join([f"{run['run_id']}: {task['family']} {task['state']}", *_counts(run)])
+
+
 class LiveView:
-    """The console view: redrawn in place on a terminal; on anything else (a CI log, a pipe) each plain line once,
-    when it first appears, so a failure is not repeated at every step.
+    """The console view: redrawn in place on a terminal; on anything else (a CI log, a pipe) one line per change:
+    a run's plain lines when it is first seen and when it ends, and one `transition_line` per task between.
 
     Live's auto-refresh thread is off: the display changes only in `update`, on the caller's thread.
     """
@@ -129,7 +140,8 @@ class LiveView:
     def __init__(self, console: Console | None = None) -> None:
         self.console = console or Console()
         self._live = Live(console=self.console, auto_refresh=False) if self.console.is_terminal else None
-        self._printed: set[str] = set()
+        # Per run id: its status and each task's state at the last update (the attempts count tells a retry).
+        self._seen: dict[str, tuple[str, dict[str, tuple[str, int]]]] = {}
 
     def update(self, runs: list[dict[str, Any]], now: float | None) -> None:
         if self._live is not None:
@@ -137,11 +149,25 @@ class LiveView:
                 self._live.start()
             self._live.update(render_runs(runs, now), refresh=True)
             return
-        for line in plain_lines(runs, now):
-            key = line.split(" | ETA ", 1)[0]  # a new estimate alone is not news worth a line
-            if key not in self._printed:
-                self.console.print(line, markup=False, highlight=False, soft_wrap=True)
-                self._printed.add(key)
+        for run in runs:
+            states = {t["task_id"]: (t["state"], t["attempts"]) for t in run["tasks"]}
+            seen = self._seen.get(run["run_id"])
+            self._seen[run["run_id"]] = (run["status"], states)
+            if seen is None:
+                self._print(plain_lines([run], now))
+                continue
+            status, before = seen
+            self._print(
+                transition_line(run, task)
+                for task in run["tasks"]
+                if task["state"] in _NEWS and before.get(task["task_id"]) != states[task["task_id"]]
+            )
+            if run["status"] != status and run["status"] in ENDED:
+                self._print(plain_lines([run], now))
+
+    def _print(self, lines: Iterable[str]) -> None:
+        for line in lines:
+            self.console.print(line, markup=False, highlight=False, soft_wrap=True)
 
     def close(self) -> None:
         if self._live is not None:
