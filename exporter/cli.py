@@ -198,6 +198,16 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--output", metavar="FILE", help="with --view: write the command's output here")
     run.add_argument("--report", metavar="FILE", help="write the HTML report of the runs here at the end")
     run.add_argument("--run-id", metavar="NAME", help="name of the command's run (default run-YYYYmmdd-HHMMSS)")
+    run.add_argument(
+        "--retries",
+        type=int,
+        default=0,
+        metavar="N",
+        help="run the command again, up to N times, while its build has failed tasks (Luigi runs only the incomplete)",
+    )
+    run.add_argument(
+        "--retry-delay", type=float, default=0.0, metavar="SECONDS", help="wait this long before each retry"
+    )
     run.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- COMMAND...")
 
     status = commands.add_parser("status", help="show the runs in the store (progress, running tasks, failures)")

@@ -124,6 +124,8 @@ def run_dict(run: Run) -> dict[str, Any]:
         "ended_at": run.ended_at,
         **run_counts(run, state_counts(run, states)),
         "summary": summary_dict(run.summary),
+        "retry_of": run.retry.of if run.retry is not None else None,
+        "retry": run.retry.number if run.retry is not None else 0,
         "tasks": [task_dict(task, state) for task, state in zip(tasks, states, strict=True)],
     }
 

@@ -15,7 +15,7 @@ from typing import NamedTuple
 from exporter.events import Summary
 from exporter.taskid import TaskIndex
 
-__all__ = ["Attempt", "AttemptResult", "Change", "Run", "RunStatus", "Task", "TaskState"]
+__all__ = ["Attempt", "AttemptResult", "Change", "Retry", "Run", "RunStatus", "Task", "TaskState"]
 
 
 class TaskState(str, Enum):
@@ -133,6 +133,16 @@ class Change(NamedTuple):
     ended: bool = False
 
 
+@dataclass(frozen=True)
+class Retry:
+    """What makes a build a retry: `run --retries` started its command again because the build `of` failed tasks.
+    The log cannot tell (a new build in the same file), so the sidecar says so before the build's first line."""
+
+    of: str  # run_id of the build retried
+    number: int  # 1 for the first retry
+    failed: dict[str, int]  # id of each task that failed there -> its last attempt's number: re-running it is a retry
+
+
 @dataclass
 class Run:
     run_id: str
@@ -161,6 +171,7 @@ class Run:
     index: TaskIndex = field(default_factory=TaskIndex, repr=False)  # ids <-> reprs of this build's tasks
     errors: list[tuple[str, str]] = field(default_factory=list)  # (family, traceback) of scheduling errors
     family_tasks: dict[str, list[Task]] = field(default_factory=dict, repr=False)  # family -> its tasks, in order
+    retry: Retry | None = None
 
     @property
     def ended(self) -> bool:

@@ -22,7 +22,7 @@ from exporter.book import Book
 from exporter.contract import live_dict, run_dict, to_json
 from exporter.ids import trace_id
 from exporter.lines import Block, Line
-from exporter.model import AttemptResult, Change, Run
+from exporter.model import AttemptResult, Change, Retry, Run
 from exporter.parse import Parser
 from exporter.redact import Redactor
 from exporter.retention import Retention, retained
@@ -127,6 +127,11 @@ class Pipeline:
             stream = self._streams.pop(source, None)
             if stream is not None:
                 self._base_ids.discard(stream.book.base_id)
+
+    def retry(self, source: str, retry: Retry) -> None:
+        """The next build of `source` is `retry` of an earlier one (a wrapped command started again)."""
+        with self.lock:
+            self._stream(source).book.router.retry = retry
 
     def finish(self, source: str) -> list[Change]:
         """The source is over (replay's end of file, a wrapped command's exit): close its open builds."""

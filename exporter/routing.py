@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 
-from exporter.model import Run, TaskState
+from exporter.model import Retry, Run, TaskState
 
 __all__ = ["Router"]
 
@@ -30,6 +30,7 @@ class Router:
         self.expected_tasks = expected_tasks
         self.runs: list[Run] = []  # held runs, file order (ended ones until dropped)
         self.numbered = 0  # runs made so far, dropped ones included: `#n` run ids go on counting after a drop
+        self.retry: Retry | None = None  # what the next run made retries (`Pipeline.retry`)
         self._open: dict[int, Run] = {}  # id(run) -> run, in the order the runs began
         self._scheduling: dict[int, Run] = {}  # open runs still in their dependency walk
         self._workerless: dict[int, Run] = {}  # open runs no worker line has claimed yet
@@ -56,6 +57,7 @@ class Router:
     def new_run(self) -> Run:
         self.numbered += 1
         run = Run(run_id=self.run_id(self.numbered), source=self.source, expected_tasks=self.expected_tasks)
+        run.retry, self.retry = self.retry, None
         self.runs.append(run)
         key = id(run)
         self._open[key] = self._scheduling[key] = self._workerless[key] = run

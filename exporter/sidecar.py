@@ -11,12 +11,13 @@ import signal
 import sys
 import threading
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from prometheus_client import push_to_gateway
 from rich.console import Console
 
 from exporter.liveness import Liveness
+from exporter.model import Retry, Run, TaskState
 from exporter.options import (
     EXIT_CONFIG,
     EXIT_INPUT,
@@ -163,8 +164,11 @@ def run(args: argparse.Namespace) -> int:
     argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
     if not argv:
         raise UserError("run needs a command after --, e.g. luigi-exporter run -- luigi --module m Task", EXIT_USAGE)
+    if args.retries < 0 or args.retry_delay < 0:
+        raise UserError("--retries and --retry-delay take a number of at least 0", EXIT_USAGE)
     sidecar = Sidecar(args)
     view = LiveView(Console(stderr=True)) if args.view else None
+    source = args.run_id or time.strftime("run-%Y%m%d-%H%M%S")
     try:
         with contextlib.ExitStack() as stack:
             if view is not None:
@@ -172,23 +176,24 @@ def run(args: argparse.Namespace) -> int:
                 out, err = sink, sink
             else:
                 out, err = sys.stdout.buffer, sys.stderr.buffer
-            try:
-                command = Wrapped(argv, args.run_id or time.strftime("run-%Y%m%d-%H%M%S"), out, err)
-            except OSError as error:
-                raise UserError(f"{argv[0]}: {error.strerror} (is it installed and on PATH?)", EXIT_INPUT) from error
-            while not command.finished:
-                blocks = list(command.blocks(timeout=0.25))
-                if blocks:
-                    sidecar.pipeline.feed_blocks(command.source, blocks)
-                    sidecar.pipeline.commit()
-                if view is not None:
-                    view.update(sidecar.pipeline.documents(time.time()), time.time())
-            code = command.wait()
-        sidecar.pipeline.finish(command.source)
-        sidecar.pipeline.commit()
-        if view is not None:
-            view.update(sidecar.pipeline.documents(time.time()), time.time())
-            view.close()
+            code, offset, builds = 0, 0, []
+            for retry in range(args.retries + 1):
+                failed = _failed_build(builds)
+                if retry and failed is None:
+                    break
+                if failed is not None:
+                    tasks = {t.task_id: len(t.attempts) for t in failed.tasks.values() if t.state in _FAILED}
+                    log.info(
+                        "retry %d of %d: %s failed %d tasks; running the command again%s",
+                        retry,
+                        args.retries,
+                        failed.run_id,
+                        len(tasks),
+                        f" in {args.retry_delay:g}s" if args.retry_delay else "",
+                    )
+                    time.sleep(args.retry_delay)
+                    sidecar.pipeline.retry(source, Retry(failed.run_id, retry, tasks))
+                code, offset, builds = _run_once(sidecar, view, argv, source, out, err, offset)
         runs = sidecar.pipeline.every_document()  # those past retention too, from the store
         if args.report:
             write_report(args.report, document_of(sidecar.pipeline, runs), args.jaeger_url)
@@ -197,11 +202,46 @@ def run(args: argparse.Namespace) -> int:
         if args.linger > 0:
             time.sleep(args.linger)
     finally:
+        if view is not None:
+            view.close()
         sidecar.close()
-    failed = any(r["tasks_failed"] for r in runs)
-    if code == 0 and failed and args.fail_on_task_failure:
+    if code == 0 and _failed_build(builds) is not None and args.fail_on_task_failure:
         return 1
     return code if code >= 0 else 128 - code
+
+
+_FAILED = (TaskState.FAILED, TaskState.DISABLED)
+
+
+def _failed_build(builds: list[Run]) -> Run | None:
+    """The last of a command's builds that failed tasks (the one a retry re-runs), if any."""
+    return next((b for b in reversed(builds) if any(t.state in _FAILED for t in b.tasks.values())), None)
+
+
+def _run_once(
+    sidecar: Sidecar, view: LiveView | None, argv: list[str], source: str, out: BinaryIO, err: BinaryIO, offset: int
+) -> tuple[int, int, list[Run]]:
+    """Run the command once to its end as `source` (its offsets from `offset`); returns its exit code, the offset
+    past its last line, and the builds its output made."""
+    before = {id(r) for r in sidecar.pipeline.runs()}
+    try:
+        command = Wrapped(argv, source, out, err, offset=offset)
+    except OSError as error:
+        raise UserError(f"{argv[0]}: {error.strerror} (is it installed and on PATH?)", EXIT_INPUT) from error
+    while not command.finished:
+        blocks = list(command.blocks(timeout=0.25))
+        if blocks:
+            sidecar.pipeline.feed_blocks(command.source, blocks)
+            sidecar.pipeline.commit()
+        if view is not None:
+            view.update(sidecar.pipeline.documents(time.time()), time.time())
+    code = command.wait()
+    sidecar.pipeline.finish(command.source)
+    sidecar.pipeline.commit()
+    if view is not None:
+        view.update(sidecar.pipeline.documents(time.time()), time.time())
+    builds = [r for r in sidecar.pipeline.runs() if r.source == source and id(r) not in before]
+    return code, command.offset, builds
 
 
 def push(url: str, metrics: Exposition) -> None:

@@ -326,8 +326,8 @@ class Store:
     def _attempt(self, run: Run, task: Task, attempt: Attempt, ended: bool) -> None:
         if not ended:
             written = self._event(run, task, attempt.number, "started", attempt.started_at, attempt.pid, None)
-            if written == "new" and attempt.number > 1 and task.attempts[attempt.number - 2].result in _FAILED:
-                self._bump(run, task, "retries", attempt)  # not a re-run after dynamic dependencies
+            if written == "new" and _retries(run, task, attempt):
+                self._bump(run, task, "retries", attempt)
             return
         result = attempt.result.value
         written = self._event(run, task, attempt.number, result, attempt.ended_at, attempt.pid, attempt.error)
@@ -416,3 +416,11 @@ class Store:
             exemplar = tuple(json.loads(row[6])) if row[6] else None
             stats[(row[0], row[1], row[2])] = FamilyStats(row[3], row[4], json.loads(row[5]), exemplar, row[7])
         return stats
+
+
+def _retries(run: Run, task: Task, attempt: Attempt) -> bool:
+    """Whether starting `attempt` retries a failure: Luigi's after a failed attempt (not a re-run after dynamic
+    dependencies), or the first attempt in a retry build (`run --retries`) of a task that failed in the build before."""
+    if attempt.number > 1:
+        return task.attempts[attempt.number - 2].result in _FAILED
+    return run.retry is not None and task.task_id in run.retry.failed

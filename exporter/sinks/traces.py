@@ -286,6 +286,9 @@ class TraceSink:
         if attempt.number > 1:
             previous = ids.span_id(run.source, run.run_id, task.task_id, attempt.number - 1)
             links.append(Link(SpanContext(ids.trace_id(run.source, run.run_id), previous, False, _SAMPLED)))
+        elif run.retry is not None and task.task_id in run.retry.failed:  # the failed attempt this build retries
+            before = ids.span_id(run.source, run.retry.of, task.task_id, run.retry.failed[task.task_id])
+            links.append(Link(SpanContext(ids.trace_id(run.source, run.retry.of), before, False, _SAMPLED)))
         span = self._span(run, span_id, task.family, SpanKind.INTERNAL, start, attributes, links)
         if attempt.result in _ERRORS:
             text = attempt.error or f"{task.family} attempt {attempt.number}: {attempt.result.value}"
@@ -323,7 +326,13 @@ class TraceSink:
             attributes["error.type"] = run.status.value
         if self._external_url is not None:
             attributes["cicd.pipeline.run.url.full"] = self._run_url(run)
-        span = self._span(run, root_id, f"RUN {pipeline or 'luigi'}", SpanKind.SERVER, start, attributes)
+        links = []
+        if run.retry is not None:  # the build this one retries, in its own trace
+            attributes["luigi.run.retry_of"] = run.retry.of
+            attributes["luigi.run.retry"] = run.retry.number
+            before = ids.span_id(run.source, run.retry.of, "run")
+            links.append(Link(SpanContext(ids.trace_id(run.source, run.retry.of), before, False, _SAMPLED)))
+        span = self._span(run, root_id, f"RUN {pipeline or 'luigi'}", SpanKind.SERVER, start, attributes, links)
         if run.status is not RunStatus.SUCCEEDED:
             reason = run.summary.reason if run.summary is not None else ""
             span.set_status(Status(StatusCode.ERROR, f"run {run.status.value}" + (f": {reason}" if reason else "")))

@@ -31,11 +31,13 @@ class Wrapped:
         stdout: BinaryIO,
         stderr: BinaryIO,
         clock: Callable[[], float] = time.time,
+        offset: int = 0,
     ) -> None:
+        """`offset`: where the source's offsets start (a command run again goes on from where the last one ended)."""
         self.source = source
         self._clock = clock
         self._blocks: queue.Queue[Block | None] = queue.Queue()
-        self._offset = 0
+        self._offset = offset
         self._offset_lock = threading.Lock()
         self._closed = 0  # pipes at end of file
         self.process = subprocess.Popen(list(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -66,6 +68,11 @@ class Wrapped:
     @property
     def finished(self) -> bool:
         return self._closed == len(self._readers) and self._blocks.empty()
+
+    @property
+    def offset(self) -> int:
+        """The offset past the last line handed on."""
+        return self._offset
 
     def wait(self) -> int:
         for reader in self._readers:

@@ -107,6 +107,7 @@
     if (known(run.started_at)) meta.push('started ' + new Date(run.started_at * 1000).toLocaleString());
     if (known(run.started_at) && known(run.ended_at)) meta.push('took ' + formatDuration(run.ended_at - run.started_at));
     if (run.summary && run.summary.reason) meta.push(run.summary.reason);
+    if (run.retry_of) meta.push('retry ' + run.retry + ' of ' + run.retry_of);
     return el('header', 'run-header', title, el('p', 'headline', headline(run)),
       meta.length ? el('p', 'meta', meta.join(' · ')) : null);
   }
