@@ -17,7 +17,7 @@ from prometheus_client import push_to_gateway
 from rich.console import Console
 
 from exporter.liveness import Liveness
-from exporter.model import Retry, Run, TaskState
+from exporter.model import Retry, TaskState
 from exporter.options import (
     EXIT_CONFIG,
     EXIT_INPUT,
@@ -182,17 +182,17 @@ def run(args: argparse.Namespace) -> int:
                 if retry and failed is None:
                     break
                 if failed is not None:
-                    tasks = {t.task_id: len(t.attempts) for t in failed.tasks.values() if t.state in _FAILED}
+                    tasks = {t["task_id"]: t["attempts"] for t in failed["tasks"] if t["state"] in _FAILED}
                     log.info(
                         "retry %d of %d: %s failed %d tasks; running the command again%s",
                         retry,
                         args.retries,
-                        failed.run_id,
+                        failed["run_id"],
                         len(tasks),
                         f" in {args.retry_delay:g}s" if args.retry_delay else "",
                     )
                     time.sleep(args.retry_delay)
-                    sidecar.pipeline.retry(source, Retry(failed.run_id, retry, tasks))
+                    sidecar.pipeline.retry(source, Retry(failed["run_id"], retry, tasks))
                 code, offset, builds = _run_once(sidecar, view, argv, source, out, err, offset)
         runs = sidecar.pipeline.every_document()  # those past retention too, from the store
         if args.report:
@@ -210,20 +210,20 @@ def run(args: argparse.Namespace) -> int:
     return code if code >= 0 else 128 - code
 
 
-_FAILED = (TaskState.FAILED, TaskState.DISABLED)
+_FAILED = (TaskState.FAILED.value, TaskState.DISABLED.value)
 
 
-def _failed_build(builds: list[Run]) -> Run | None:
+def _failed_build(builds: list[dict]) -> dict | None:
     """The last of a command's builds that failed tasks (the one a retry re-runs), if any."""
-    return next((b for b in reversed(builds) if any(t.state in _FAILED for t in b.tasks.values())), None)
+    return next((b for b in reversed(builds) if b["tasks_failed"]), None)
 
 
 def _run_once(
     sidecar: Sidecar, view: LiveView | None, argv: list[str], source: str, out: BinaryIO, err: BinaryIO, offset: int
-) -> tuple[int, int, list[Run]]:
+) -> tuple[int, int, list[dict]]:
     """Run the command once to its end as `source` (its offsets from `offset`); returns its exit code, the offset
-    past its last line, and the builds its output made."""
-    before = {id(r) for r in sidecar.pipeline.runs()}
+    past its last line, and the documents of the builds its output made (past retention too, from the store)."""
+    before = {r["run_id"] for r in sidecar.pipeline.every_document()}
     try:
         command = Wrapped(argv, source, out, err, offset=offset)
     except OSError as error:
@@ -240,7 +240,7 @@ def _run_once(
     sidecar.pipeline.commit()
     if view is not None:
         view.update(sidecar.pipeline.documents(time.time()), time.time())
-    builds = [r for r in sidecar.pipeline.runs() if r.source == source and id(r) not in before]
+    builds = [r for r in sidecar.pipeline.every_document() if r["source"] == source and r["run_id"] not in before]
     return code, command.offset, builds
 
 
