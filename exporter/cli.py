@@ -26,7 +26,6 @@ from exporter.options import (
     HTTP_IDLE_TIMEOUT,
     HTTP_MAX_CONNECTIONS,
     UserError,
-    document_of,
     redactor_of,
     state_path,
     write_report,
@@ -400,12 +399,15 @@ def _status(args: argparse.Namespace) -> int:
 
 def _report(args: argparse.Namespace) -> int:
     if os.path.exists(args.what):
-        pipeline = Pipeline(tz=zone(args.tz), expected_tasks=args.expected_tasks, redactor=redactor_of(args))
-        reason = is_readable_file(args.what)
-        if reason is not None:
-            raise UserError(reason, EXIT_INPUT)
-        replay_into(pipeline, args.what)
-        document = document_of(pipeline, pipeline.documents())
+        import luigi_exporter
+
+        redactor_of(args)  # a bad --redact is bad usage, said before reading
+        try:
+            document = luigi_exporter.read_document(
+                args.what, tz=zone(args.tz), expected_tasks=args.expected_tasks, redact=args.redact
+            )
+        except OSError as err:
+            raise UserError(str(err), EXIT_INPUT) from err
     else:
         store = _open_store(args.state_dir)
         try:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import orjson
@@ -12,7 +12,20 @@ from exporter.events import Summary
 from exporter.ids import trace_id
 from exporter.model import Attempt, Run, Task, TaskState
 
-__all__ = ["live_dict", "run_counts", "run_dict", "state_counts", "summary_dict", "task_dict", "to_json"]
+__all__ = [
+    "ENDED",
+    "headline",
+    "live_dict",
+    "run_counts",
+    "run_dict",
+    "state_counts",
+    "summary_dict",
+    "task_dict",
+    "to_json",
+]
+
+# A run in one of these states has stopped (render.js keeps the same list).
+ENDED = frozenset({"succeeded", "failed", "blocked", "incomplete"})
 
 
 def to_json(document: Any) -> str:
@@ -112,20 +125,40 @@ def task_dict(task: Task, state: TaskState | None = None) -> dict[str, Any]:
     }
 
 
+def headline(status: str, total: int, completed: int, running: Iterable[str]) -> str:
+    """What a run is at, in one phrase: "Task 38 of 61: SWOTAnalysisTask" while it goes on (the next task's number,
+    then the families `running`, in order of start, as PlanExe's own progress shows it), "37 of 61 complete" once
+    ended. Every view and the API show this one, so an application need not rebuild it."""
+    if status in ENDED:
+        return f"{completed} of {total} complete"
+    if status == "scheduling" or not total:
+        return "scheduling"
+    families = ", ".join(dict.fromkeys(running))
+    text = f"Task {min(completed + 1, total)} of {total}"
+    return f"{text}: {families}" if families else text
+
+
 def run_dict(run: Run) -> dict[str, Any]:
     tasks = list(run.tasks.values())
     states = [task.state for task in tasks]
+    counts = run_counts(run, state_counts(run, states))
+    status = run.status.value
+    running = sorted(
+        (t for t, s in zip(tasks, states, strict=True) if s is TaskState.RUNNING),
+        key=lambda t: t.attempts[-1].started_at or 0,
+    )
     return {
         "run_id": run.run_id,
         "source": run.source,
         "pipeline": run.pipeline,
-        "status": run.status.value,
+        "status": status,
         "started_at": run.started_at,
         "ended_at": run.ended_at,
-        **run_counts(run, state_counts(run, states)),
+        **counts,
         "summary": summary_dict(run.summary),
         "retry_of": run.retry.of if run.retry is not None else None,
         "retry": run.retry.number if run.retry is not None else 0,
+        "headline": headline(status, counts["tasks_total"], counts["tasks_completed"], (t.family for t in running)),
         "tasks": [task_dict(task, state) for task, state in zip(tasks, states, strict=True)],
     }
 

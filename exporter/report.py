@@ -13,10 +13,11 @@ from html import escape
 from importlib.resources import files
 from typing import Any
 
+from exporter.contract import ENDED
+from exporter.contract import headline as contract_headline
+
 __all__ = ["ENDED", "error_line", "failures", "format_duration", "headline", "render_report"]
 
-# A run in one of these states has stopped (render.js keeps the same list).
-ENDED = frozenset({"succeeded", "failed", "blocked", "incomplete"})
 # The states counted in the contract's tasks_failed: a disabled task failed too often.
 _FAILED = ("failed", "disabled")
 _TOTALS = (
@@ -51,17 +52,11 @@ def error_line(error: str | None) -> str:
 
 
 def headline(run: dict[str, Any]) -> str:
-    """What a run is at, in one phrase: "Task 38 of 61: SWOTAnalysisTask" while it goes on (the task being worked on,
-    as PlanExe's own progress shows it), "37 of 61 complete" once it ended."""
-    total, completed = run["tasks_total"], run["tasks_completed"]
-    if run["status"] in ENDED:
-        return f"{completed} of {total} complete"
-    if run["status"] == "scheduling" or not total:
-        return "scheduling"
+    """A run document's headline (`contract.headline`), also for documents stored before the field was."""
+    if "headline" in run:
+        return run["headline"]
     running = sorted((t for t in run["tasks"] if t["state"] == "running"), key=lambda t: t["started_at"] or 0)
-    families = ", ".join(dict.fromkeys(t["family"] for t in running))
-    text = f"Task {min(completed + 1, total)} of {total}"
-    return f"{text}: {families}" if families else text
+    return contract_headline(run["status"], run["tasks_total"], run["tasks_completed"], (t["family"] for t in running))
 
 
 def failures(run: dict[str, Any]) -> list[dict[str, Any]]:

@@ -64,6 +64,9 @@ def test_glob_of_run_directories_names_runs_after_their_directory(tmp_path: Path
         "tasks_upstream_failed",
         "progress_ratio",
         "summary",
+        "retry_of",
+        "retry",
+        "headline",
         "tasks",
     }
     assert set(doc["runs"][0]) == keys
