@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 from exporter import __version__
 from exporter.contract import run_counts, to_json
-from exporter.controls import printable
+from exporter.controls import PrintableFormatter, printable
 from exporter.model import Run
 from exporter.options import (
     EXIT_CONFIG,
@@ -249,7 +249,9 @@ def tune_malloc() -> bool:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(format="luigi-exporter: %(message)s", level=logging.INFO)
+    handler = logging.StreamHandler()
+    handler.setFormatter(PrintableFormatter("luigi-exporter: %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
     tune_gc()
     try:
         if args.command in ("watch", "run"):
@@ -260,7 +262,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return sidecar.watch(args) if args.command == "watch" else sidecar.run(args)
         return {"replay": _replay, "status": _status, "report": _report}[args.command](args)
     except UserError as err:
-        print(f"luigi-exporter: {err}", file=sys.stderr)
+        print(printable(f"luigi-exporter: {err}"), file=sys.stderr)
         return err.code
     except KeyboardInterrupt:
         return 130

@@ -8,9 +8,10 @@ they would do is no text), and every control character left is shown escaped (`\
 
 from __future__ import annotations
 
+import logging
 import re
 
-__all__ = ["printable"]
+__all__ = ["PrintableFormatter", "printable"]
 
 _SEQUENCE = re.compile(
     r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]"  # CSI: parameters, intermediates, a final byte
@@ -26,3 +27,10 @@ def printable(text: str) -> str:
     if text.isprintable():
         return text
     return _CONTROL.sub(lambda m: f"\\x{ord(m[0]):02x}", _SEQUENCE.sub("", text))
+
+
+class PrintableFormatter(logging.Formatter):
+    """The sidecar's own messages go to a terminal too, and quote paths and errors that may come from a log."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return printable(super().format(record))

@@ -137,3 +137,16 @@ def _documents(state: Path) -> list[dict]:
         return store.documents()
     finally:
         store.close()
+
+
+def test_the_sidecars_own_messages_show_no_escape(tmp_path: Path) -> None:
+    """A path from a glob or a log is quoted in errors and warnings: those go to the terminal too."""
+    name = "x\x1b]0;pwned-title\x07\x9b2J\x07"
+    runs = {
+        "replay": ["replay", str(tmp_path / name)],
+        "watch": ["watch", str(tmp_path / "*.log"), "--state-dir", f"/proc/{name}", "--listen", "127.0.0.1:0"],
+    }
+    for command, args in runs.items():
+        proc = subprocess.run([sys.executable, "-m", "exporter", *args], cwd=ROOT, capture_output=True, timeout=60)
+        assert proc.returncode in (2, 78) and b"x\\x07" in proc.stderr, (command, proc.stderr)
+        _assert_inert(proc.stderr + proc.stdout)
