@@ -90,11 +90,14 @@ class Redactor:
     def text(self, text: str) -> str:
         """Credentials out of a text: URL passwords, values said by a sensitive name, HTTP credentials, and every
         secret value learned so far; the rest kept (an error message is needed to act on it)."""
+        # Each pattern is searched only where the byte it can't match without is there: most texts (param values
+        # above all, one search each per new task) have none of them.
         if "://" in text:
             text = _URL_CREDENTIALS.sub(self._url, text)
-        if self._said is not None:
+        if self._said is not None and ("=" in text or ":" in text):
             text = self._said.sub(self._named, text)
-        text = _SCHEME_CREDENTIAL.sub(self._scheme, text)
+        if " " in text or "\t" in text:
+            text = _SCHEME_CREDENTIAL.sub(self._scheme, text)
         for secret in self._by_length:
             if secret in text:
                 text = text.replace(secret, REDACTED)
