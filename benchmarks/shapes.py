@@ -8,6 +8,7 @@ Each shape at 1x and 8x its size: one huge build (20,000 tasks at 1x), builds in
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import subprocess
 from collections.abc import Callable, Iterator
@@ -140,14 +141,19 @@ def measure(build_log: Path, directory: Path, repeats: int, smoke: bool = False)
             log = directory / f"{shape.name.replace(' ', '-')}-{scale}x.log"
             blob = shape.make(copies, build, shape.base // (_SMOKE_DIVISOR if smoke else 1) * scale)
             log.write_bytes(blob)
+            lines = blob.count(b"\n")
+            del blob
             replays, mtails = [], []
             for _ in range(repeats):
-                replays.append(run_timed([*EXPORTER, "replay", "--json", str(log)])[0])
+                timed, sampler = run_timed([*EXPORTER, "replay", "--json", str(log)])
+                # wait4's peak counts the pages a forked child shares with this process before it execs: the sampled
+                # peak is replay's own.
+                replays.append(dataclasses.replace(timed, max_rss=sampler.peak))
                 mtails.append(run_timed(plain_mtail(log))[0])
             out = subprocess.run([*EXPORTER, "replay", str(log)], capture_output=True, text=True, check=True).stdout
             runs = sum(1 for line in out.splitlines() if line[:1] not in (" ", ""))
             best = min(replays, key=lambda t: t.wall)
-            yield Measured(shape, scale, blob.count(b"\n"), runs, best, min(mtails, key=lambda t: t.wall))
+            yield Measured(shape, scale, lines, runs, best, min(mtails, key=lambda t: t.wall))
             log.unlink()
 
 
