@@ -93,6 +93,11 @@ def _parser() -> argparse.ArgumentParser:
 
     live = argparse.ArgumentParser(add_help=False)
     live.add_argument(
+        "--cors-origin",
+        metavar="ORIGIN",
+        help="let pages of ORIGIN (e.g. https://app.example.com, or *) read /api/ from a browser",
+    )
+    live.add_argument(
         "--listen",
         type=_listen,
         default=("127.0.0.1", 9588),

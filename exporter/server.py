@@ -1,4 +1,5 @@
-"""The sidecar's one HTTP port: /metrics, /healthz, /api/runs[/{run_id}], /api/config and the live page at /.
+"""The sidecar's one HTTP port: /metrics, /healthz, /api/runs[/{run_id}[/events]], /api/config, and the live page:
+the run list at / and a page per run at /runs/{run_id}.
 
 Anyone who can reach the port may be hostile, so it holds: a connection silent for `idle_timeout` seconds is closed,
 at most `max_connections` are served at once (one more is answered 503 and closed: a scrape is retried, a server that
@@ -25,6 +26,7 @@ from exporter.contract import to_json
 from exporter.lobby import Lobby, Prefixed
 from exporter.pipeline import Pipeline
 from exporter.replay import JsonRuns
+from exporter.sinks.changes import Changes
 from exporter.sinks.metrics import Exposition
 from exporter.webconfig import WebConfig
 
@@ -33,7 +35,6 @@ __all__ = ["Server"]
 log = logging.getLogger("luigi_exporter")
 
 _STATIC = {
-    "/": ("index.html", "text/html; charset=utf-8"),
     "/static/render.js": ("render.js", "text/javascript; charset=utf-8"),
     "/static/style.css": ("style.css", "text/css; charset=utf-8"),
 }
@@ -41,6 +42,14 @@ _BUSY = (
     b"HTTP/1.0 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 18\r\n"
     b"Retry-After: 1\r\nConnection: close\r\n\r\ntoo many requests\n"
 )
+_DATA = '<script type="application/json" id="data">null</script>'  # index.html's slot for the runs it shows
+
+
+def _event_id(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
 
 
 class Server:
@@ -56,6 +65,8 @@ class Server:
         web: WebConfig | None,
         idle_timeout: float,
         max_connections: int,
+        changes: Changes | None = None,
+        cors_origin: str | None = None,
     ) -> None:
         web = web or WebConfig()
         attrs = {
@@ -63,6 +74,8 @@ class Server:
             "metrics": metrics,
             "jaeger_url": jaeger_url,
             "web": web,
+            "changes": changes or Changes(),
+            "cors_origin": cors_origin,
             "timeout": idle_timeout,  # StreamRequestHandler sets it on the socket: each read waits that long at most
         }
         handler = type("Handler", (_Handler,), attrs)
@@ -173,6 +186,8 @@ class _Handler(BaseHTTPRequestHandler):
     metrics: Exposition
     jaeger_url: str | None
     web: WebConfig
+    changes: Changes
+    cors_origin: str | None
     server_version = "luigi-exporter"
     # A request line without a version is answered as HTTP/1.0 (with a status line), never as HTTP/0.9: an error
     # found before the version is read (`GET / HTTP/9.9`: 505) would otherwise be sent without one.
@@ -203,12 +218,13 @@ class _Handler(BaseHTTPRequestHandler):
         elif path == "/healthz":
             self._send(200, b"ok\n", "text/plain; charset=utf-8")
         elif path == "/api/runs":  # replay --json's document, as the model holds it now
-            p, body = self.pipeline, io.StringIO()
-            document = JsonRuns(body)
-            for text in p.documents_json(time.time()):
-                document.write_json(text)
-            document.end(p.lines_read, p.lines_unparsed)
-            self._send(200, body.getvalue().encode(), "application/json")
+            self._send(200, self._runs_json(time.time()).encode(), "application/json")
+        elif path.startswith("/api/runs/") and path.endswith("/events"):
+            self._events(unquote(path.removeprefix("/api/runs/").removesuffix("/events")))
+        elif path == "/":
+            self._page(None, "")
+        elif path.startswith("/runs/"):
+            self._page(unquote(path.removeprefix("/runs/")), "../" * (path.count("/") - 1))
         elif path.startswith("/api/runs/"):
             run_id = unquote(path.removeprefix("/api/runs/"))
             run = self.pipeline.document(run_id, time.time())
@@ -223,6 +239,66 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, resources.files("exporter.web").joinpath(name).read_bytes(), content_type)
         else:
             self._send(404, b"not found\n", "text/plain; charset=utf-8")
+
+    def _runs_json(self, now: float) -> str:
+        p, body = self.pipeline, io.StringIO()
+        document = JsonRuns(body)
+        for text in p.documents_json(now):
+            document.write_json(text)
+        document.end(p.lines_read, p.lines_unparsed)
+        return body.getvalue()
+
+    def _page(self, run_id: str | None, base: str) -> None:
+        """The page with the runs it shows in it, drawn before its first paint: no empty shell, no wait."""
+        now = time.time()
+        if run_id is None:
+            document = self._runs_json(now)
+        else:
+            run = self.pipeline.document(run_id, now)
+            if run is None:
+                self._send(404, b"no such run\n", "text/plain; charset=utf-8")
+                return
+            p = self.pipeline
+            document = to_json({"runs": [run], "lines_read": p.lines_read, "lines_unparsed": p.lines_unparsed})
+        head = to_json({"run_id": run_id, "now": now, "jaeger_url": self.jaeger_url})
+        data = f'{head[:-1]},"document":{document.strip()}}}'
+        page = resources.files("exporter.web").joinpath("index.html").read_text("utf-8")
+        # In a <script> element only "</" can end it early: escaped, the JSON reads the same.
+        page = page.replace(_DATA, _DATA.replace("null", data.replace("</", "<\\/")), 1)
+        if base:
+            page = page.replace("<head>", f'<head>\n  <base href="{base}">', 1)
+        self._send(200, page.encode(), "text/html; charset=utf-8")
+
+    def _events(self, run_id: str) -> None:
+        """Server-Sent Events: the run's document (as /api/runs/{run_id}) at once, then again after each change,
+        each with the id of the change it shows; a client back with `Last-Event-ID` gets the run only if it changed
+        since. A comment every 15 s keeps proxies from closing a quiet stream. The stream holds its connection's
+        slot (of --http.max-connections) while it is open; the idle timeout is for reads, and it only writes."""
+        if self.pipeline.document(run_id, time.time()) is None:
+            self._send(404, b'{"error": "no such run"}\n', "application/json")
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-store")
+        self._end_headers()
+        if self._head:
+            return
+        seen = _event_id(self.headers.get("Last-Event-ID"))
+        latest: int | None = self.changes.latest(run_id)
+        if seen is not None and latest is not None and latest <= seen:
+            latest = None
+        try:
+            while True:
+                if latest is None:
+                    self.wfile.write(b": still here\n\n")
+                else:
+                    run = self.pipeline.document(run_id, time.time())
+                    self.wfile.write(f"id: {latest}\ndata: {to_json(run)}\n\n".encode())
+                    seen = latest
+                self.wfile.flush()
+                latest = self.changes.wait(run_id, seen if seen is not None else 0, timeout=15)
+        except OSError:  # the client went away
+            return
 
     def _json(self, document: Any) -> None:
         self._send(200, to_json(document).encode(), "application/json")
@@ -239,6 +315,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _end_headers(self) -> None:
         for name, value in self.web.headers.items():
             self.send_header(name, value)
+        if self.cors_origin is not None and self.path.startswith("/api/"):
+            self.send_header("Access-Control-Allow-Origin", self.cors_origin)
+            self.send_header("Vary", "Origin")
         self.end_headers()
 
     def log_message(self, format: str, *args: Any) -> None:

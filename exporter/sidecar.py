@@ -33,6 +33,7 @@ from exporter.options import (
 from exporter.pipeline import Pipeline, catch_up, follow
 from exporter.retention import Retention
 from exporter.server import Server
+from exporter.sinks.changes import Changes
 from exporter.sinks.console import LiveView
 from exporter.sinks.metrics import Exposition, FamilyCollector, LuigiCollector
 from exporter.sinks.store import Store
@@ -83,7 +84,8 @@ class Sidecar:
                 os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
             )
         self.traces = traces_of(self.store, args) if otlp else None
-        sinks = [self.traces] if self.traces else []
+        self.changes = Changes()  # wakes the server's event streams
+        sinks = [self.changes, self.traces] if self.traces else [self.changes]
         retention = Retention(args.retain_runs, args.retain_for)
         self.pipeline = Pipeline(
             self.store,
@@ -103,7 +105,16 @@ class Sidecar:
         host, port = args.listen
         try:
             self.server = Server(
-                host, port, self.pipeline, self.metrics, args.jaeger_url, web, args.idle_timeout, args.max_connections
+                host,
+                port,
+                self.pipeline,
+                self.metrics,
+                args.jaeger_url,
+                web,
+                args.idle_timeout,
+                args.max_connections,
+                self.changes,
+                args.cors_origin,
             )
         except OSError as err:
             self.close_traces()

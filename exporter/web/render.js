@@ -3,8 +3,10 @@
  * Plain ES2017 without dependencies, so both pages work offline and without a build step. The DOM is built with
  * createElement and textContent only: task params and tracebacks come from logs and are untrusted text.
  *
- * LuigiRender.render(container, doc, {jaegerUrl, now}) replaces the container's content. `now` (epoch seconds) is
- * given by the live page, where running attempts grow to the present; without it they end at the run's last event.
+ * LuigiRender.render(container, doc, {jaegerUrl, now}) replaces the container's content with every run in full.
+ * `now` (epoch seconds) is given by the live page, where running attempts grow to the present; without it they end
+ * at the run's last event. LuigiRender.renderList draws the live page's run list: runs still going first, then the
+ * newest, each linked to its own page (runs/{run_id}), the finished ones collapsed to one line.
  */
 (function (root) {
   'use strict';
@@ -52,8 +54,10 @@
     return ENDED.indexOf(run.status) >= 0;
   }
 
-  /** "Task 38 of 61: SWOTAnalysisTask" while running, "37 of 61 complete" once ended. */
+  /** "Task 38 of 61: SWOTAnalysisTask" while running, "37 of 61 complete" once ended: the document's own
+   * `headline` (exporter.contract.headline), made here only for documents that have none. */
   function headline(run) {
+    if (run.headline) return run.headline;
     const total = run.tasks_total;
     if (isEnded(run)) return run.tasks_completed + ' of ' + total + ' complete';
     if (!total) return 'scheduling';
@@ -92,8 +96,14 @@
     return { start: start, end: end, length: Math.max(end - start, 1e-3) };
   }
 
+  function runLink(run) {
+    const link = el('a', 'run-id', run.run_id);
+    link.href = 'runs/' + encodeURIComponent(run.run_id);
+    return link;
+  }
+
   function header(run, options) {
-    const title = el('h2', 'run-title', el('span', 'run-id', run.run_id));
+    const title = el('h2', 'run-title', options.linkRuns ? runLink(run) : el('span', 'run-id', run.run_id));
     if (run.pipeline) title.append(' ', el('span', 'pipeline', run.pipeline));
     title.append(' ', el('span', 'badge status-' + run.status, run.status));
     if (options.jaegerUrl && run.trace_id) {
@@ -238,18 +248,50 @@
   }
 
   function renderRun(run, options) {
-    return el('article', 'run', header(run, options), progress(run), gantt(run, options.now), failures(run));
+    const article = el('article', 'run', header(run, options), progress(run), gantt(run, options.now), failures(run));
+    article.dataset.runId = run.run_id;
+    return article;
+  }
+
+  /** A finished run in the list: one line (id, status, headline, counts) that opens to the whole run. */
+  function collapsedRun(run, options) {
+    const counts = [run.tasks_completed + '/' + run.tasks_total + ' done'];
+    if (run.tasks_failed) counts.push(run.tasks_failed + ' failed');
+    const line = el('summary', 'run-line', runLink(run), ' ', el('span', 'badge status-' + run.status, run.status),
+      ' ', el('span', 'headline', headline(run)), ' ', el('span', 'counts', counts.join(' · ')));
+    const details = el('details', 'run-collapsed', line, renderRun(run, options));
+    details.dataset.key = 'run\u0000' + run.run_id;
+    return details;
+  }
+
+  /** Runs still going first (the oldest of them first: it is nearest its end), then the finished, newest first. */
+  function listOrder(runs) {
+    return runs.slice().sort(function (a, b) {
+      const ended = Number(isEnded(a)) - Number(isEnded(b));
+      if (ended) return ended;
+      const sign = isEnded(a) ? -1 : 1;
+      return sign * ((a.started_at || 0) - (b.started_at || 0));
+    });
+  }
+
+  function renderList(container, doc, options) {
+    const opts = Object.assign({}, options || {}, { linkRuns: true });
+    draw(container, doc, listOrder(doc.runs).map(function (run) {
+      return isEnded(run) ? collapsedRun(run, opts) : renderRun(run, opts);
+    }));
   }
 
   function render(container, doc, options) {
     const opts = options || {};
-    // Re-rendering replaces the nodes: keep the tracebacks the reader opened open.
+    draw(container, doc, doc.runs.map(function (run) { return renderRun(run, opts); }));
+  }
+
+  function draw(container, doc, runs) {
+    // Re-rendering replaces the nodes: keep the tracebacks and runs the reader opened open.
     const opened = Array.prototype.map.call(container.querySelectorAll('details[open]'), function (d) {
       return d.dataset.key;
     });
-    const nodes = doc.runs.length
-      ? doc.runs.map(function (run) { return renderRun(run, opts); })
-      : [el('p', 'empty', 'No Luigi run found yet.')];
+    const nodes = runs.length ? runs : [el('p', 'empty', 'No Luigi run found yet.')];
     nodes.push(el('p', 'lines', doc.lines_read + ' lines read, ' + doc.lines_unparsed + ' unparsed'));
     container.textContent = '';
     nodes.forEach(function (n) { container.append(n); });
@@ -258,5 +300,12 @@
     });
   }
 
-  root.LuigiRender = { render: render, formatDuration: formatDuration, errorLine: errorLine, headline: headline };
+  root.LuigiRender = {
+    render: render,
+    renderList: renderList,
+    listOrder: listOrder,
+    formatDuration: formatDuration,
+    errorLine: errorLine,
+    headline: headline,
+  };
 })(typeof window !== 'undefined' ? window : this);
