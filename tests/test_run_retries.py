@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from browser import chromium
 from conftest import ROOT
 from otlp_receiver import OtlpReceiver, ReceivedSpan
 from promserver import api_get, prometheus_factory, wait_for_scrapes  # noqa: F401 (fixture)
@@ -97,6 +98,10 @@ def test_a_flaky_task_under_retries_ends_succeeded_on_every_output(
         assert len(summaries) == 2 and "failed" not in summaries[1]["categories"]
         assert second["tasks_already_done"] == len(summaries[1]["categories"]["already_done"]) == first["tasks_done"]
         assert second["tasks_done"] == len(summaries[1]["categories"]["completed"])
+
+        # The retry's own page says what it retries.
+        page = chromium(tmp_path, "--dump-dom", f"http://127.0.0.1:{port}/runs/PlanExe_flaky%232", wait=False)
+        assert '<p class="meta">' in page and "retry 1 of PlanExe_flaky" in page
 
         # /metrics, as Prometheus scraped it.
         wait_for_scrapes(prom)
