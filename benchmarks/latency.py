@@ -25,7 +25,7 @@ from exporter.demo.copies import unique_workers
 # The worker line that changes a task's state (Luigi worker.py: "[pid %s] Worker %s running   %s").
 _TRANSITION = re.compile(rb"\] Worker Worker\([^)]*\) (running|done|failed) +([A-Za-z_]\w*)\(")
 _STAMP = re.compile(rb"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")
-_SAMPLE = re.compile(r"^(luigi_run_tasks|luigi_run_current_task_info)\{(.*)\} (\S+)$", re.M)
+_SAMPLE = re.compile(r"^(luigi_run_tasks|luigi_run_tasks_running)\{(.*)\} (\S+)$", re.M)
 _LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
 
 Key = tuple[str, str, object]  # (run_id, family or state, "running"/"done"/"failed" or a count)
@@ -97,7 +97,7 @@ def observe_metrics(body: bytes) -> Iterable[Key]:
     """/metrics: done and failed counts per run, and the tasks running now."""
     for name, labels, value in _SAMPLE.findall(body.decode()):
         label = dict(_LABEL.findall(labels))
-        if name == "luigi_run_current_task_info":
+        if name == "luigi_run_tasks_running":
             yield (label["run_id"], label["family"], "running")
         elif label["state"] in ("done", "failed"):
             for n in range(1, int(float(value)) + 1):
@@ -176,7 +176,7 @@ def steady(build: list[bytes], endpoint: str, work: Path, rate: float, builds: i
     for _ in range(builds):
         script.add_build(build, endpoint)
     observe = observe_runs if endpoint == "/api/runs" else observe_metrics
-    with Sidecar([str(log)], "--retain-runs", "2", log=work / "steady-sidecar.log") as sidecar:
+    with Sidecar([str(log)], "--retain-runs", "2", "--run-metrics", "2", log=work / "steady-sidecar.log") as sidecar:
         poller = Poller(sidecar, endpoint, observe)
         poller.start()
         fd = os.open(log, os.O_WRONLY | os.O_APPEND)
@@ -222,7 +222,9 @@ def bursts(builds: list[list[bytes]], endpoint: str, work: Path, size: int, coun
         if not done:
             raise RuntimeError(f"a burst of {size} lines holds no task done")
         change = done[-1]
-        with Sidecar([str(log)], "--retain-runs", "5", log=work / f"burst{n}-sidecar.log") as sidecar:
+        with Sidecar(
+            [str(log)], "--retain-runs", "5", "--run-metrics", "5", log=work / f"burst{n}-sidecar.log"
+        ) as sidecar:
             poller = Poller(sidecar, endpoint, observe)
             poller.start()
             time.sleep(0.05)  # a few empty polls first: the poller is warm when the burst lands

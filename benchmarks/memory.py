@@ -71,7 +71,10 @@ def replay(label: str, log: Log) -> Profile:
 
 def watch(label: str, log: Log, work: Path, retain: int) -> tuple[Profile, Sidecar]:
     """Follow a log from its start until every line is read; the sidecar is left running (for the scrape benchmark)."""
-    sidecar = Sidecar([str(log.path)], "--retain-runs", str(retain), log=work / f"watch-{log.path.stem}-{retain}.log")
+    per_run = ("--run-metrics", str(min(retain, 1000)))  # the scrape benchmark reads every retained run's series
+    sidecar = Sidecar(
+        [str(log.path)], "--retain-runs", str(retain), *per_run, log=work / f"watch-{log.path.stem}-{retain}.log"
+    )
     try:
         sampler = Sampler(sidecar.pid, log.path).start()
         seconds = sidecar.wait_lines(log.lines, timeout=3600)

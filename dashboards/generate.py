@@ -4,8 +4,9 @@ The JSON is committed so that Grafana's file provisioning (deploy/grafana) needs
 the committed JSON is not what this code generates, so the two cannot drift apart unnoticed.
 
 Built with grafana-foundation-sdk for Grafana 11.6. Every query reads the exporter's metrics as they are served
-(names and labels fixed by the exporter's contract); task totals always come from `luigi_run_tasks_scheduled`,
-never from a constant, since every pipeline schedules its own number of tasks.
+(names and labels fixed by the exporter's contract); task totals always come from the `*_tasks_scheduled` gauges,
+never from a constant, since every pipeline schedules its own number of tasks. The overview reads the per-pipeline
+series the exporter always serves; the run dashboard reads the per-run ones (`--run-metrics N`).
 """
 
 from __future__ import annotations
@@ -42,8 +43,11 @@ RUN_UID = "luigi-run"
 # The trace service name the deployment gives the exporter (OTEL_SERVICE_NAME in deploy/compose.yaml).
 TRACE_SERVICE = "luigi-exporter"
 
-PIPELINE = 'pipeline=~"$pipeline"'
-RUN = 'run_id="$run_id"'
+# Every selector names the job and instance variables: the dashboards work whatever the scrape job is called, and
+# show one exporter or all of them.
+TARGET = 'job=~"$job", instance=~"$instance"'
+PIPELINE = f'{TARGET}, pipeline=~"$pipeline"'
+RUN = f'{TARGET}, run_id="$run_id"'
 
 # Run status (label of luigi_run_info) -> colour, shared by every panel that shows one.
 STATUS_COLOURS = {
@@ -164,12 +168,36 @@ def datasource_variable() -> dash.DatasourceVariable:
     return dash.DatasourceVariable("datasource").label("Prometheus").type("prometheus")
 
 
+def all_of(variable: dash.QueryVariable) -> dash.QueryVariable:
+    return (
+        variable.datasource(DATASOURCE)
+        .refresh(model.VariableRefresh.ON_TIME_RANGE_CHANGED)
+        .sort(model.VariableSort.ALPHABETICAL_ASC)
+        .multi(True)
+        .include_all(True)
+        .all_value(".*")
+        .current(model.VariableOption(selected=True, text="All", value="$__all"))
+    )
+
+
+def target_variables() -> list[dash.QueryVariable]:
+    """The scrape job and the instance (one sidecar each): from the exporter's build info, whatever they are named."""
+    return [
+        all_of(dash.QueryVariable("job").label("Job").query("label_values(luigi_exporter_build_info, job)")),
+        all_of(
+            dash.QueryVariable("instance")
+            .label("Instance")
+            .query('label_values(luigi_exporter_build_info{job=~"$job"}, instance)')
+        ),
+    ]
+
+
 def pipeline_variable() -> dash.QueryVariable:
     return (
         dash.QueryVariable("pipeline")
         .label("Pipeline")
         .datasource(DATASOURCE)
-        .query("label_values(luigi_run_info, pipeline)")
+        .query(f"label_values(luigi_pipeline_last_run_info{{{TARGET}}}, pipeline)")
         .refresh(model.VariableRefresh.ON_TIME_RANGE_CHANGED)
         .sort(model.VariableSort.ALPHABETICAL_ASC)
         .multi(True)
@@ -219,37 +247,40 @@ def base(uid: str, title: str, description: str) -> dash.Dashboard:
 
 
 def runs_table() -> table.Panel:
-    """One row per run: status, "completed of scheduled", a progress bar, running and failed counts, ETA.
+    """One row per pipeline, its latest run: status, "completed of scheduled", a progress bar, running and failed
+    counts, ETA, and how long ago it last succeeded.
 
-    Each column is its own instant query aggregated to the same labels (pipeline, run_id) and merged on them; the
-    merge keys on the columns every query has, so the status label that only luigi_run_info carries comes along.
+    Each column is its own instant query aggregated to the same label (pipeline) and merged on it; the merge keys on
+    the columns every query has, so the status label that only the info metric carries comes along.
     """
-    by_run = "max by (pipeline, run_id)"
+    by = "max by (pipeline)"
+    last = "luigi_pipeline_last_run"
     columns = {
-        "B": ("Completed", f"{by_run} (luigi_run_tasks_completed{{{PIPELINE}}})"),
-        "C": ("Scheduled", f"{by_run} (luigi_run_tasks_scheduled{{{PIPELINE}}})"),
-        "D": ("Progress", f"{by_run} (luigi_run_progress_ratio{{{PIPELINE}}})"),
-        "E": ("Running", f'{by_run} (luigi_run_tasks{{{PIPELINE}, state="running"}})'),
-        "F": ("Failed", f'{by_run} (luigi_run_tasks{{{PIPELINE}, state="failed"}})'),
-        "G": ("Upstream failed", f'{by_run} (luigi_run_tasks{{{PIPELINE}, state="upstream_failed"}})'),
-        "H": ("Elapsed", f"{by_run} (luigi_run_duration_seconds{{{PIPELINE}}})"),
-        "I": ("ETA", f"{by_run} (luigi_run_eta_seconds{{{PIPELINE}}})"),
-        "J": ("Started", f"{by_run} (luigi_run_start_time_seconds{{{PIPELINE}}}) * 1000"),
+        "B": ("Completed", f"{by} ({last}_tasks_completed{{{PIPELINE}}})"),
+        "C": ("Scheduled", f"{by} ({last}_tasks_scheduled{{{PIPELINE}}})"),
+        "D": ("Progress", f"{by} ({last}_progress_ratio{{{PIPELINE}}})"),
+        "E": ("Running", f'{by} ({last}_tasks{{{PIPELINE}, state="running"}})'),
+        "F": ("Failed", f'{by} ({last}_tasks{{{PIPELINE}, state="failed"}})'),
+        "G": ("Upstream failed", f'{by} ({last}_tasks{{{PIPELINE}, state="upstream_failed"}})'),
+        "H": ("Elapsed", f"{by} ({last}_duration_seconds{{{PIPELINE}}})"),
+        "I": ("ETA", f"{by} ({last}_eta_seconds{{{PIPELINE}}})"),
+        "J": ("Started", f"{by} ({last}_start_time_seconds{{{PIPELINE}}}) * 1000"),
+        "K": ("Last success", f"time() - {by} (luigi_pipeline_last_success_time_seconds{{{PIPELINE}}})"),
     }
     panel = (
         table.Panel()
-        .title("Runs")
+        .title("Pipelines")
         .description(
-            "Every run the exporter currently serves. Completed counts done and already-done tasks, Scheduled is "
-            "the run's own total. Click a run for its dashboard."
+            "Each pipeline's latest run. Completed counts done and already-done tasks, Scheduled is the run's own "
+            "total; Last success is how long ago its latest successful run ended. Click a pipeline for its runs "
+            "(per-run series: --run-metrics)."
         )
         .unit("none")
-        .with_target(table_query(f"max by (pipeline, run_id, status) (luigi_run_info{{{PIPELINE}}})", "A"))
+        .with_target(table_query(f"max by (pipeline, status) ({last}_info{{{PIPELINE}}})", "A"))
         .with_transformation(MERGE)
         .with_transformation(
             organize(
                 {
-                    "run_id": "Run",
                     "pipeline": "Pipeline",
                     "status": "Status",
                     **{f"Value #{ref}": name for ref, (name, _) in columns.items()},
@@ -259,15 +290,15 @@ def runs_table() -> table.Panel:
         )
         .sort_by([common_builders.TableSortByFieldState().display_name("Started").desc(True)])
         .override_by_name(
-            "Run",
+            "Pipeline",
             [
                 prop(
                     "links",
                     [
                         {
-                            "title": "Open this run",
-                            "url": f"/d/{RUN_UID}/luigi-run?${{datasource:queryparam}}"
-                            "&var-pipeline=${__data.fields.pipeline}&var-run_id=${__value.raw}&${__url_time_range}",
+                            "title": "Open its runs",
+                            "url": f"/d/{RUN_UID}/luigi-run?${{datasource:queryparam}}&${{job:queryparam}}"
+                            "&${instance:queryparam}&var-pipeline=${__value.raw}&${__url_time_range}",
                         }
                     ],
                 )
@@ -302,6 +333,7 @@ def runs_table() -> table.Panel:
         .override_by_name("Elapsed", [prop("unit", "s")])
         .override_by_name("ETA", [prop("unit", "s"), prop("noValue", "—")])
         .override_by_name("Started", [prop("unit", "dateTimeAsIso")])
+        .override_by_name("Last success", [prop("unit", "s"), prop("noValue", "never")])
     )
     for ref, (_, expr) in columns.items():
         panel.with_target(table_query(expr, ref))
@@ -312,10 +344,13 @@ def runs_dashboard() -> dash.Dashboard:
     builder = base(
         RUNS_UID,
         "Luigi runs",
-        "Every recent Luigi run seen by luigi-exporter: progress, status, running tasks, failures; and the "
-        "exporter's own health.",
+        "Every pipeline seen by luigi-exporter: its latest run's progress and status, running tasks, runs and "
+        "failures over time, last success; and the exporter's own health.",
     )
-    builder.with_variable(datasource_variable()).with_variable(pipeline_variable())
+    builder.with_variable(datasource_variable())
+    for variable in target_variables():
+        builder.with_variable(variable)
+    builder.with_variable(pipeline_variable())
     builder.link(
         dash.DashboardLink("Luigi run").type(model.DashboardLinkType.DASHBOARDS).tags(["luigi"]).include_vars(True)
     )
@@ -325,14 +360,21 @@ def runs_dashboard() -> dash.Dashboard:
     grid.add(runs_table(), 24, 10)
     grid.add(
         bargauge.Panel()
-        .title("Progress per run")
+        .title("Progress per pipeline")
         .description(
-            "Completed of scheduled tasks (luigi_run_progress_ratio); the bar is full when every task is done."
+            "Completed of scheduled tasks of each pipeline's latest run (luigi_pipeline_last_run_progress_ratio); "
+            "the bar is full when every task is done."
         )
         .unit("percentunit")
         .min(0)
         .max(1)
-        .with_target(prom(f"max by (run_id) (luigi_run_progress_ratio{{{PIPELINE}}})", "{{run_id}}", instant=True))
+        .with_target(
+            prom(
+                f"max by (pipeline) (luigi_pipeline_last_run_progress_ratio{{{PIPELINE}}})",
+                "{{pipeline}}",
+                instant=True,
+            )
+        )
         .display_mode(common.BarGaugeDisplayMode.GRADIENT)
         .orientation(common.VizOrientation.HORIZONTAL)
         .color_scheme(dash.FieldColor().mode(model.FieldColorModeId.CONTINUOUS_RD_YL_GR))
@@ -343,27 +385,22 @@ def runs_dashboard() -> dash.Dashboard:
     grid.add(
         table.Panel()
         .title("Running tasks")
-        .description("Tasks running right now, one row per task (luigi_run_current_task_info).")
-        .unit("string")
-        .with_target(
-            table_query(f"max by (pipeline, run_id, family, task) (luigi_run_current_task_info{{{PIPELINE}}})", "A")
-        )
-        .with_transformation(
-            organize(
-                {"run_id": "Run", "pipeline": "Pipeline", "family": "Family", "task": "Task"}, hide=["Time", "Value"]
-            )
-        ),
+        .description("Tasks running right now, per pipeline and family (luigi_pipeline_tasks_running).")
+        .unit("none")
+        .with_target(table_query(f"sum by (pipeline, family) (luigi_pipeline_tasks_running{{{PIPELINE}}})", "A"))
+        .with_transformation(organize({"pipeline": "Pipeline", "family": "Family", "Value": "Running"}, hide=["Time"])),
         12,
         9,
     )
     grid.add(
         timeseries.Panel()
-        .title("Runs per status")
-        .description("How many runs the exporter serves in each status (luigi_run_info).")
+        .title("Runs ended per status")
+        .description("Runs that ended, per status, per interval (increase of luigi_pipeline_runs_total).")
         .unit("none")
-        .decimals(0)
         .min(0)
-        .with_target(prom(f"count by (status) (luigi_run_info{{{PIPELINE}}})", "{{status}}"))
+        .with_target(
+            prom(f"sum by (status) (increase(luigi_pipeline_runs_total{{{PIPELINE}}}[$__rate_interval]))", "{{status}}")
+        )
         .stacking(common_builders.StackingConfig().mode(common.StackingMode.NORMAL))
         .fill_opacity(40)
         .overrides(
@@ -397,9 +434,9 @@ def runs_dashboard() -> dash.Dashboard:
     grid.add(
         stat.Panel()
         .title("Exporter up")
-        .description("Whether Prometheus could scrape the exporter (up).")
+        .description("Whether Prometheus could scrape every exporter (up of the targets serving its build info).")
         .unit("none")
-        .with_target(prom('min(up{job="luigi-exporter"})', "up"))
+        .with_target(prom(f"min(up{{{TARGET}}} and on (job, instance) luigi_exporter_build_info)", "up"))
         .mappings(
             [
                 model.ValueMap(
@@ -425,7 +462,7 @@ def runs_dashboard() -> dash.Dashboard:
         .title("Version")
         .description("luigi_exporter_build_info")
         .unit("none")
-        .with_target(prom("max by (version) (luigi_exporter_build_info)", "{{version}}", instant=True))
+        .with_target(prom(f"max by (version) (luigi_exporter_build_info{{{TARGET}}})", "{{version}}", instant=True))
         .text_mode(common.BigValueTextMode.NAME)
         .color_mode(common.BigValueColorMode.NONE),
         4,
@@ -437,7 +474,7 @@ def runs_dashboard() -> dash.Dashboard:
         .description("Log files the exporter follows (luigi_exporter_sources).")
         .unit("none")
         .decimals(0)
-        .with_target(prom("sum(luigi_exporter_sources)", "files")),
+        .with_target(prom(f"sum(luigi_exporter_sources{{{TARGET}}})", "files")),
         4,
         4,
     )
@@ -446,7 +483,7 @@ def runs_dashboard() -> dash.Dashboard:
         .title("Lines read")
         .description("Log lines read per second.")
         .unit("cps")
-        .with_target(prom("sum(rate(luigi_exporter_lines_total[$__rate_interval]))", "lines/s")),
+        .with_target(prom(f"sum(rate(luigi_exporter_lines_total{{{TARGET}}}[$__rate_interval]))", "lines/s")),
         4,
         4,
     )
@@ -455,7 +492,9 @@ def runs_dashboard() -> dash.Dashboard:
         .title("Unparsed lines")
         .description("Lines per second the parser could not read: a new Luigi log format, or a different logger setup.")
         .unit("cps")
-        .with_target(prom("sum(rate(luigi_exporter_lines_unparsed_total[$__rate_interval]))", "unparsed/s"))
+        .with_target(
+            prom(f"sum(rate(luigi_exporter_lines_unparsed_total{{{TARGET}}}[$__rate_interval]))", "unparsed/s")
+        )
         .thresholds(thresholds((None, "green"), (0.001, "orange"))),
         4,
         4,
@@ -465,7 +504,7 @@ def runs_dashboard() -> dash.Dashboard:
         .title("Sink errors")
         .description("Failed deliveries per second, by sink (e.g. the OTLP trace exporter).")
         .unit("cps")
-        .with_target(prom("sum(rate(luigi_exporter_sink_errors_total[$__rate_interval]))", "errors/s"))
+        .with_target(prom(f"sum(rate(luigi_exporter_sink_errors_total{{{TARGET}}}[$__rate_interval]))", "errors/s"))
         .thresholds(thresholds((None, "green"), (0.001, "red"))),
         4,
         4,
@@ -476,22 +515,46 @@ def runs_dashboard() -> dash.Dashboard:
         .description("luigi_exporter_lines_total and luigi_exporter_lines_unparsed_total, per second.")
         .unit("cps")
         .min(0)
-        .with_target(prom("sum(rate(luigi_exporter_lines_total[$__rate_interval]))", "read"))
-        .with_target(prom("sum(rate(luigi_exporter_lines_unparsed_total[$__rate_interval]))", "unparsed", ref="B")),
+        .with_target(prom(f"sum(rate(luigi_exporter_lines_total{{{TARGET}}}[$__rate_interval]))", "read"))
+        .with_target(
+            prom(f"sum(rate(luigi_exporter_lines_unparsed_total{{{TARGET}}}[$__rate_interval]))", "unparsed", ref="B")
+        ),
         12,
         8,
     )
     grid.add(
         timeseries.Panel()
         .title("Source lag")
-        .description("Bytes written to each followed file that the exporter has not read yet.")
+        .description("Bytes written to the followed files that each exporter has not read yet.")
         .unit("bytes")
         .min(0)
-        .with_target(prom("max by (source) (luigi_exporter_source_lag_bytes)", "{{source}}"))
+        .with_target(prom(f"max by (instance) (luigi_exporter_source_lag_bytes{{{TARGET}}})", "{{instance}}"))
         .thresholds_style(common_builders.GraphThresholdsStyleConfig().mode(common.GraphThresholdsStyleMode.LINE))
         .thresholds(thresholds((None, "green"), (1048576, "red"))),
         12,
         8,
+    )
+    grid.add(
+        timeseries.Panel()
+        .title("File rotations and truncations")
+        .description(
+            "Followed files replaced under their path (rotations) or cut and rewritten in place (truncations), "
+            "per interval: luigi_exporter_file_rotations_total, luigi_exporter_file_truncations_total."
+        )
+        .unit("none")
+        .min(0)
+        .with_target(
+            prom(f"sum(increase(luigi_exporter_file_rotations_total{{{TARGET}}}[$__rate_interval]))", "rotations")
+        )
+        .with_target(
+            prom(
+                f"sum(increase(luigi_exporter_file_truncations_total{{{TARGET}}}[$__rate_interval]))",
+                "truncations",
+                ref="B",
+            )
+        ),
+        24,
+        6,
     )
     return builder
 
@@ -506,13 +569,43 @@ def run_dashboard() -> dash.Dashboard:
         "One Luigi run: progress, task states over time, running tasks; and its pipeline's task families "
         "(durations, attempts, retries, failures with links to their traces in Jaeger).",
     )
-    builder.with_variable(datasource_variable()).with_variable(pipeline_variable()).with_variable(run_variable())
+    builder.with_variable(datasource_variable())
+    for variable in target_variables():
+        builder.with_variable(variable)
+    builder.with_variable(pipeline_variable()).with_variable(run_variable())
     builder.with_variable(jaeger_variable())
     builder.link(link("All runs", f"/d/{RUNS_UID}/luigi-runs?${{datasource:queryparam}}&${{__url_time_range}}"))
     builder.link(link("Jaeger", "${jaeger_url}", new_tab=True))
     grid = Layout(builder)
 
     grid.row("Run $run_id")
+    grid.add(
+        table.Panel()
+        .title("Trace")
+        .description("The run's trace (luigi_run_info's trace_id): click it to open the trace in Jaeger.")
+        .unit("string")
+        .with_target(table_query(f"max by (run_id, status, trace_id) (luigi_run_info{{{RUN}}})", "A"))
+        .with_transformation(
+            organize({"run_id": "Run", "status": "Status", "trace_id": "Trace"}, hide=["Time", "Value"])
+        )
+        .override_by_name(
+            "Trace",
+            [
+                prop(
+                    "links",
+                    [
+                        {
+                            "title": "Open this run's trace",
+                            "url": "${jaeger_url}/trace/${__value.raw}",
+                            "targetBlank": True,
+                        }
+                    ],
+                )
+            ],
+        ),
+        24,
+        3,
+    )
     grid.add(
         stat.Panel()
         .title("Status")
@@ -631,11 +724,10 @@ def run_dashboard() -> dash.Dashboard:
     grid.add(
         statetimeline.Panel()
         .title("Running tasks over time")
-        .description("When each task of the run was running (luigi_run_current_task_info), one lane per task.")
+        .description("How many tasks of each family were running (luigi_run_tasks_running), one lane per family.")
         .unit("none")
-        .with_target(prom(f"max by (task) (luigi_run_current_task_info{{{RUN}}})", "{{task}}"))
-        .mappings([model.ValueMap(options={"1": model.ValueMappingResult(text="running", color="blue", index=0)})])
-        .show_value(common.VisibilityMode.NEVER)
+        .with_target(prom(f"max by (family) (luigi_run_tasks_running{{{RUN}}})", "{{family}}"))
+        .show_value(common.VisibilityMode.AUTO)
         .merge_values(True)
         .row_height(0.8),
         16,
@@ -644,10 +736,10 @@ def run_dashboard() -> dash.Dashboard:
     grid.add(
         table.Panel()
         .title("Running now")
-        .description("Tasks running at the end of the time range.")
-        .unit("string")
-        .with_target(table_query(f"max by (family, task) (luigi_run_current_task_info{{{RUN}}})", "A"))
-        .with_transformation(organize({"family": "Family", "task": "Task"}, hide=["Time", "Value"])),
+        .description("Tasks running at the end of the time range, per family.")
+        .unit("none")
+        .with_target(table_query(f"max by (family) (luigi_run_tasks_running{{{RUN}}})", "A"))
+        .with_transformation(organize({"family": "Family", "Value": "Running"}, hide=["Time"])),
         8,
         10,
     )

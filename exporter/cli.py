@@ -68,6 +68,15 @@ def _positive(kind: type[int] | type[float]) -> Callable[[str], int | float]:
     return parse
 
 
+MAX_RUN_METRICS = 1000  # each run makes ~17 series (exporter/sinks/run_families.py): 17,000 at most
+
+
+def _run_metrics(value: str) -> int:
+    if not value.isdigit() or int(value) > MAX_RUN_METRICS:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of runs from 0 to {MAX_RUN_METRICS}")
+    return int(value)
+
+
 class _ArgumentParser(argparse.ArgumentParser):
     """argparse, with a usage error as one line and exit code 64 (subcommands inherit it)."""
 
@@ -128,6 +137,14 @@ def _parser() -> argparse.ArgumentParser:
         default=1800.0,
         metavar="DURATION",
         help="a build silent this long is over, incomplete (default 30m; a killed build on this host ends at once)",
+    )
+    live.add_argument(
+        "--run-metrics",
+        type=_run_metrics,
+        default=0,
+        metavar="N",
+        help="also serve per-run series (run_id) for the runs going on and the N newest finished ones retained"
+        f" (at most {MAX_RUN_METRICS}; default 0: per pipeline only)",
     )
     live.add_argument("--jaeger-url", metavar="URL", help="link runs on the live page to this Jaeger UI")
     live.add_argument(

@@ -96,7 +96,15 @@ class Sidecar:
             retention=retention,
         )
         self.lag: dict[str, int] = {}
-        runs = LuigiCollector(self.pipeline, self.store, retention, lag=lambda: dict(self.lag))
+        self.files: dict[str, int] = {}  # the tailer's counters (rotations, truncations)
+        runs = LuigiCollector(
+            self.pipeline,
+            self.store,
+            retention,
+            lag=lambda: dict(self.lag),
+            run_series=args.run_metrics,
+            files=lambda: dict(self.files),
+        )
         self.metrics = Exposition(
             [runs, self.traces] if self.traces else [runs],
             FamilyCollector(self.store),
@@ -158,6 +166,7 @@ def watch(args: argparse.Namespace) -> int:
         def refresh_lag() -> None:
             nonlocal reopened
             sidecar.lag = tailer.lag_bytes()
+            sidecar.files = tailer.counters()
             if tailer.reopened != reopened:
                 reopened = tailer.reopened
                 log.info("SIGHUP: reopened the followed files")

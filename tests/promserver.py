@@ -60,6 +60,8 @@ def _config(
     scrape_interval: str,
     rule_files: Sequence[Path],
     scrape_options: dict[str, Any] | None = None,
+    job: str = JOB,
+    alertmanagers: Sequence[str] = (),
 ) -> str:
     """prometheus.yml as JSON (a YAML subset): no YAML library needed, nothing to quote by hand."""
     for target in scrape_targets:
@@ -70,9 +72,12 @@ def _config(
         # evaluation_interval too: rule_files evaluate as fast as the scrapes arrive.
         "global": {"scrape_interval": scrape_interval, "evaluation_interval": scrape_interval},
         "rule_files": [str(path) for path in rule_files],
+        "alerting": {
+            "alertmanagers": [{"static_configs": [{"targets": list(alertmanagers)}]}] if alertmanagers else []
+        },
         "scrape_configs": [
             {
-                "job_name": JOB,
+                "job_name": job,
                 "scrape_interval": scrape_interval,
                 # Must not exceed the interval (Prometheus' default timeout, 10 s, would be invalid at 1 s).
                 "scrape_timeout": scrape_interval,
@@ -99,8 +104,11 @@ def start_prometheus(
     rule_files: Sequence[Path] = (),
     timeout: float = READY_TIMEOUT,
     scrape_options: dict[str, Any] | None = None,
+    job: str = JOB,
+    alertmanagers: Sequence[str] = (),
 ) -> tuple[str, subprocess.Popen[bytes]]:
-    """Start Prometheus scraping `scrape_targets` (host:port on loopback) under job "luigi-exporter".
+    """Start Prometheus scraping `scrape_targets` (host:port on loopback) under `job` ("luigi-exporter"), sending
+    alerts to `alertmanagers` (host:port on loopback).
 
     Config, TSDB and log (prometheus.log) go in `tmp_path`; exemplar storage is on (the exporter's histograms carry
     trace_id exemplars). Returns (base URL such as "http://127.0.0.1:40123", process) once /-/ready answers 200.
@@ -111,7 +119,7 @@ def start_prometheus(
     binary = prometheus_binary()
     tmp_path.mkdir(parents=True, exist_ok=True)
     config = tmp_path / "prometheus.yml"
-    config.write_text(_config(scrape_targets, scrape_interval, rule_files, scrape_options))
+    config.write_text(_config(scrape_targets, scrape_interval, rule_files, scrape_options, job, alertmanagers))
     log = tmp_path / "prometheus.log"
     last_error = ""
     for _attempt in range(3):  # another process may take the free port between our probe and Prometheus' bind

@@ -26,6 +26,8 @@ SUBSTITUTIONS = {
     "$__rate_interval": "1m",
     "$__interval": "15s",
     "$__range": "6h",
+    "$job": ".*",
+    "$instance": ".*",
     "$pipeline": ".*",
     "$run_id": "PlanExe_demo",
 }
@@ -123,8 +125,9 @@ def test_no_task_total_written_in(name: str) -> None:
         config = json.dumps({key: panel[key] for key in ("fieldConfig", "options", "transformations") if key in panel})
         assert not literal.search(config), f"{panel['title']}: 61 in its configuration"
     exprs = " ".join(target["expr"] for panel in panels(dashboard) for target in panel["targets"])
-    if "luigi_run_tasks_completed" in exprs:
-        assert "luigi_run_tasks_scheduled" in exprs
+    for prefix in ("luigi_run", "luigi_pipeline_last_run"):
+        if f"{prefix}_tasks_completed" in exprs:
+            assert f"{prefix}_tasks_scheduled" in exprs
 
 
 def variables(name: str) -> dict[str, dict[str, Any]]:
@@ -137,13 +140,39 @@ def test_datasource_and_pipeline_variables(name: str) -> None:
     assert found["datasource"]["type"] == "datasource"
     assert found["datasource"]["query"] == "prometheus"
     assert found["pipeline"]["type"] == "query"
-    assert found["pipeline"]["query"] == "label_values(luigi_run_info, pipeline)"
-    assert found["pipeline"]["includeAll"] and found["pipeline"]["allValue"] == ".*"
+    assert found["pipeline"]["query"] == (
+        'label_values(luigi_pipeline_last_run_info{job=~"$job", instance=~"$instance"}, pipeline)'
+    )
+    for name_ in ("job", "instance", "pipeline"):
+        assert found[name_]["includeAll"] and found[name_]["allValue"] == ".*", name_
+    assert found["job"]["query"] == "label_values(luigi_exporter_build_info, job)"
+    assert found["instance"]["query"] == 'label_values(luigi_exporter_build_info{job=~"$job"}, instance)'
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_every_selector_names_the_job_and_instance(name: str) -> None:
+    """No job name written in: every metric selector of every panel takes the job and instance variables."""
+    dashboard = load(name)
+    for panel in panels(dashboard):
+        for target in panel["targets"]:
+            selectors = re.findall(r"\b[a-z_:]+\{([^}]*)\}", target["expr"])
+            assert selectors, (panel["title"], target["expr"])
+            for selector in selectors:
+                assert selector.startswith('job=~"$job", instance=~"$instance"'), (panel["title"], target["expr"])
+
+
+def test_overview_reads_only_the_series_served_by_default() -> None:
+    """The overview works without --run-metrics: no per-run family, no run_id."""
+    for panel in panels(load("luigi-runs.json")):
+        for target in panel["targets"]:
+            assert "luigi_run_" not in target["expr"] and "run_id" not in target["expr"], panel["title"]
 
 
 def test_run_dashboard_selects_one_run() -> None:
     found = variables("luigi-run.json")
-    assert found["run_id"]["query"] == 'label_values(luigi_run_info{pipeline=~"$pipeline"}, run_id)'
+    assert found["run_id"]["query"] == (
+        'label_values(luigi_run_info{job=~"$job", instance=~"$instance", pipeline=~"$pipeline"}, run_id)'
+    )
     assert not found["run_id"].get("multi")
     assert "jaeger_url" in found
     exprs = [target["expr"] for panel in panels(load("luigi-run.json")) for target in panel["targets"]]
@@ -159,20 +188,33 @@ def test_run_dashboard_links_failures_to_jaeger() -> None:
     assert "${jaeger_url}/search?" in links
 
 
+def test_run_dashboard_links_to_the_runs_trace() -> None:
+    """The run's own trace: its trace_id (luigi_run_info) links to ${jaeger_url}/trace/<id>."""
+    (panel,) = [p for p in panels(load("luigi-run.json")) if p["title"] == "Trace"]
+    (target,) = panel["targets"]
+    assert "trace_id" in target["expr"] and "luigi_run_info" in target["expr"] and 'run_id="$run_id"' in target["expr"]
+    links = [p["value"] for o in panel["fieldConfig"]["overrides"] for p in o["properties"] if p["id"] == "links"]
+    assert [link["url"] for group in links for link in group] == ["${jaeger_url}/trace/${__value.raw}"]
+
+
 def test_overview_covers_runs_failures_and_exporter_health() -> None:
     exprs = " ".join(target["expr"] for panel in panels(load("luigi-runs.json")) for target in panel["targets"])
     for metric in (
-        "luigi_run_info",
-        "luigi_run_tasks_completed",
-        "luigi_run_tasks_scheduled",
-        "luigi_run_progress_ratio",
-        "luigi_run_current_task_info",
-        "luigi_run_eta_seconds",
+        "luigi_pipeline_last_run_info",
+        "luigi_pipeline_last_run_tasks_completed",
+        "luigi_pipeline_last_run_tasks_scheduled",
+        "luigi_pipeline_last_run_progress_ratio",
+        "luigi_pipeline_tasks_running",
+        "luigi_pipeline_last_run_eta_seconds",
+        "luigi_pipeline_last_success_time_seconds",
+        "luigi_pipeline_runs_total",
         "luigi_task_failures_total",
         "luigi_exporter_lines_total",
         "luigi_exporter_lines_unparsed_total",
         "luigi_exporter_source_lag_bytes",
-        'up{job="luigi-exporter"}',
+        "luigi_exporter_file_rotations_total",
+        "luigi_exporter_file_truncations_total",
+        'up{job=~"$job"',
     ):
         assert metric in exprs, metric
 

@@ -295,7 +295,8 @@ def test_compose_services() -> None:
     services = compose["services"]
     assert set(services) == {"demo", "sidecar", "prometheus", "alertmanager", "alert-receiver", "grafana", "jaeger"}
     sidecar, demo = services["sidecar"], services["demo"]
-    assert sidecar["command"] == ["watch", "/runs/*/log.txt", "--listen", "0.0.0.0:9588", "--state-dir", "/state"]
+    assert sidecar["command"][:6] == ["watch", "/runs/*/log.txt", "--listen", "0.0.0.0:9588", "--state-dir", "/state"]
+    assert sidecar["command"][6:8] == ["--run-metrics", "20"]
     assert sidecar["environment"]["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://jaeger:4317"
     assert demo["entrypoint"] + demo["command"] == [
         "python",

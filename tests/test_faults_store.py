@@ -120,7 +120,7 @@ def test_disk_full_then_space_back(tmp_path: Path, failing_demo_log: bytes, caps
             during = live_run(_appended(sidecar, log, second))
             assert during["tasks_completed"] > before["tasks_completed"], "figures stopped advancing"
             _wait(lambda: _store_errors(sidecar) > 0, 10, "store error counted")
-            assert _run_metric(sidecar, "luigi_run_tasks_completed") == during["tasks_completed"]
+            assert _run_metric(sidecar, "luigi_pipeline_last_run_tasks_completed") == during["tasks_completed"]
             ended = live_run(_appended(sidecar, log, rest))
             assert ended["status"] in ENDED
             assert sidecar.get("/healthz") == b"ok\n"

@@ -55,12 +55,14 @@ def test_mid_run_current_tasks_and_eta_then_retention(tmp_path: Path) -> None:
     pipeline.commit()
     (run,) = [r for r in pipeline.runs() if r.run_id == "PlanExe_2"]
     now = max(a.started_at for t in run.tasks.values() for a in t.attempts if a.started_at) + 0.01
-    registry.register(LuigiCollector(pipeline, store, Retention(runs=1), clock=lambda: now))
+    registry.register(LuigiCollector(pipeline, store, Retention(runs=1), clock=lambda: now, run_series=1))
     registry.register(FamilyCollector(store))
     samples = _samples(registry)
 
-    current = [labels for labels, _ in samples["luigi_run_current_task_info"] if labels["run_id"] == "PlanExe_2"]
+    current = [labels for labels, _ in samples["luigi_run_tasks_running"] if labels["run_id"] == "PlanExe_2"]
     assert "SWOTAnalysisTask" in {labels["family"] for labels in current}
+    running = {labels["family"]: n for labels, n in samples["luigi_pipeline_tasks_running"]}
+    assert running == {labels["family"]: n for labels, n in samples["luigi_run_tasks_running"]}
     etas = {labels["run_id"]: value for labels, value in samples["luigi_run_eta_seconds"]}
     assert set(etas) == {"PlanExe_2"} and etas["PlanExe_2"] > 0  # only the running build has an ETA
     # from the earlier builds' durations of each family left, not from this build's own pace
@@ -109,7 +111,7 @@ def test_exposition_renders_family_series_again_only_when_they_change(tmp_path: 
         else:
             families = list(text_string_to_metric_families(body.decode()))
         names = [family.name for family in families]
-        assert len(names) == len(set(names)) and "luigi_run_tasks" in names
+        assert len(names) == len(set(names)) and "luigi_pipeline_last_run_tasks" in names
         return sum(s.value for f in families for s in f.samples if s.name == "luigi_task_attempts_total")
 
     for accept in ("application/openmetrics-text; version=1.0.0", "text/plain"):

@@ -1,18 +1,25 @@
 """A real Prometheus scrapes `watch` while real demo builds run: its figures equal Luigi's own, through a SIGKILL
-and restart of the sidecar mid-run, and a resumed build reports its own total."""
+and restart of the sidecar mid-run, and a resumed build reports its own total; with the shipped rules, the failure
+alert fires and a real Alertmanager delivers it to a webhook receiver; every dashboard query returns data, under a
+job name that is not the default."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from conftest import ENDED, run_demo, start_demo
+from alertmanager import Webhook, running_alertmanager
+from conftest import ENDED, ROOT, run_demo, start_demo
 from promserver import api_get, prometheus_factory, wait_for_scrapes  # noqa: F401 (fixture)
 from sidecar import Sidecar, free_port
 from test_dashboards import queries, substitute
 from truth import expected_states, load
+
+RULES = ROOT / "deploy" / "prometheus" / "rules" / "luigi.rules.yml"
+JOB_NAME = "pipelines"  # not the deploy files' "luigi-exporter": dashboards and alerts must not depend on it
 
 
 def _query(prom: str, expr: str) -> dict[tuple[tuple[str, str], ...], float]:
@@ -57,9 +64,15 @@ def test_prometheus_sees_luigis_figures_through_a_restart(tmp_path: Path, promet
     runs, state, port = tmp_path / "runs", tmp_path / "state", free_port()
     runs.mkdir()
     run_dir = runs / "PlanExe_prom"
-    args = ("watch", str(runs / "*" / "log.txt"), "--state-dir", str(state))
+    args = ("watch", str(runs / "*" / "log.txt"), "--state-dir", str(state), "--run-metrics", "20")
+    cleanup = contextlib.ExitStack()
+    webhook = Webhook()
+    cleanup.callback(webhook.close)
+    alertmanager = cleanup.enter_context(running_alertmanager(tmp_path / "alertmanager", webhook))
     sidecar = Sidecar(*args, log=tmp_path / "sidecar.log", port=port)
-    prom, _ = prometheus_factory([f"127.0.0.1:{port}"], "1s")
+    prom, _ = prometheus_factory(
+        [f"127.0.0.1:{port}"], "1s", rule_files=[RULES], job=JOB_NAME, alertmanagers=[alertmanager]
+    )
     began = time.time()
     wait_for_scrapes(prom)
     build = start_demo(
@@ -113,6 +126,24 @@ def test_prometheus_sees_luigis_figures_through_a_restart(tmp_path: Path, promet
         assert _value(prom, "sum(resets(luigi_task_attempts_total[10m]))") == 0
         assert _value(prom, "sum(resets(luigi_task_duration_seconds_count[10m]))") == 0
 
+        # Per pipeline (always served): each pipeline's latest run (the resumed build's root task is its own
+        # pipeline), its runs counted and its last success, from the store.
+        first_pipeline = 'pipeline="FullPlanPipeline"'
+        (labels,) = _query(prom, f"luigi_run_info{{{second}}}")
+        second_pipeline = f'pipeline="{dict(labels)["pipeline"]}"'
+        assert second_pipeline != first_pipeline
+        assert _value(prom, f"luigi_pipeline_last_run_tasks_scheduled{{{first_pipeline}}}") == want["scheduled"]
+        assert _value(prom, f"luigi_pipeline_last_run_tasks_scheduled{{{second_pipeline}}}") == again["scheduled"]
+        assert _value(prom, f'luigi_pipeline_last_run_info{{{first_pipeline},status="failed"}}') == 1
+        assert _value(prom, f'luigi_pipeline_last_run_info{{{second_pipeline},status="succeeded"}}') == 1
+        assert _value(prom, f'luigi_pipeline_runs_total{{{first_pipeline},status="failed"}}') == 1
+        assert _value(prom, f'luigi_pipeline_runs_total{{{second_pipeline},status="succeeded"}}') == 1
+        second_end = _value(prom, f"luigi_run_end_time_seconds{{{second}}}")
+        assert _value(prom, f"luigi_pipeline_last_success_time_seconds{{{second_pipeline}}}") == second_end
+        assert not _query(prom, f"luigi_pipeline_last_success_time_seconds{{{first_pipeline}}}")
+        assert _value(prom, "luigi_exporter_file_rotations_total") == 0
+        assert _value(prom, "luigi_exporter_file_truncations_total") == 0
+
         status, body = api_get(
             prom,
             "/api/v1/query_exemplars",
@@ -129,7 +160,7 @@ def test_prometheus_sees_luigis_figures_through_a_restart(tmp_path: Path, promet
         # Every query of every dashboard panel, variables substituted, returns data from these real builds.
         empty = []
         for where, expr in queries():
-            query = substitute(expr.replace("$run_id", "PlanExe_prom"))
+            query = substitute(expr.replace("$run_id", "PlanExe_prom").replace("$job", JOB_NAME))
             status, body = api_get(
                 prom, "/api/v1/query_range", query=query, start=str(began), end=str(time.time()), step="1"
             )
@@ -137,6 +168,22 @@ def test_prometheus_sees_luigis_figures_through_a_restart(tmp_path: Path, promet
             if not body["data"]["result"]:
                 empty.append(where)
         assert empty == []
+
+        # The shipped failure alert fired, and Alertmanager delivered it to the webhook receiver.
+        alert = webhook.wait_for(
+            lambda a: a["labels"]["alertname"] == "LuigiTaskFailed" and a["status"] == "firing", timeout=90
+        )
+        assert alert["labels"] == {
+            "alertname": "LuigiTaskFailed",
+            "family": "SWOTAnalysisTask",
+            "pipeline": "FullPlanPipeline",
+            "severity": "warning",
+        }
+        assert alert["annotations"]["summary"] == "Luigi task SWOTAnalysisTask failed in pipeline FullPlanPipeline"
+        _, body = api_get(prom, "/api/v1/alerts")
+        firing = {a["labels"]["alertname"] for a in body["data"]["alerts"] if a["state"] == "firing"}
+        assert "LuigiTaskFailed" in firing and "LuigiExporterDown" not in firing
     finally:
         build.kill()
         sidecar.close()
+        cleanup.close()

@@ -116,7 +116,7 @@ def test_tls_and_basic_auth_with_a_real_prometheus_scraping(
         assert _get(sidecar.url + "/api/runs", trusted, "prometheus:wrong")[0] == 401
         assert _get(sidecar.url + "/healthz", trusted)[0] == 200
         status, body = _get(sidecar.url + "/metrics", trusted, "prometheus:scrape-me")
-        assert status == 200 and b"luigi_run_tasks_scheduled" in body
+        assert status == 200 and b"luigi_pipeline_last_run_tasks_scheduled" in body
         with pytest.raises((urllib.error.URLError, ConnectionError)):  # plain HTTP gets no answer
             urllib.request.urlopen(sidecar.url.replace("https", "http") + "/metrics", timeout=5)
 
@@ -132,7 +132,7 @@ def test_tls_and_basic_auth_with_a_real_prometheus_scraping(
         )
         (target,) = wait_for_scrapes(prom)
         assert target["health"] == "up", target["lastError"]
-        _, result = api_get(prom, "/api/v1/query", query="luigi_run_tasks_scheduled")
+        _, result = api_get(prom, "/api/v1/query", query="luigi_pipeline_last_run_tasks_scheduled")
         assert [float(s["value"][1]) for s in result["data"]["result"]] == [5.0]
     finally:
         sidecar.close()

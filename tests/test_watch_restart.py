@@ -97,7 +97,16 @@ def test_watch_keeps_the_newest_finished_runs_and_the_store_keeps_all(
     log, state = tmp_path / "runs" / "PlanExe_many" / "log.txt", tmp_path / "state"
     log.parent.mkdir(parents=True)
     log.touch()
-    watch_args = ("watch", str(tmp_path / "runs" / "*" / "log.txt"), "--state-dir", str(state), "--retain-runs", "2")
+    watch_args = (
+        "watch",
+        str(tmp_path / "runs" / "*" / "log.txt"),
+        "--state-dir",
+        str(state),
+        "--retain-runs",
+        "2",
+        "--run-metrics",
+        "2",
+    )
     sidecar = Sidecar(*watch_args, log=tmp_path / "sidecar.log")
     try:
         for build in builds[:5]:
@@ -141,7 +150,17 @@ def test_watch_retain_for_keeps_the_runs_that_ended_within_the_window(
     log.parent.mkdir(parents=True)
     log.touch()
     watched = str(tmp_path / "runs" / "*" / "log.txt")
-    sidecar = Sidecar("watch", watched, "--state-dir", str(state), "--retain-for", "10m", log=tmp_path / "s.log")
+    sidecar = Sidecar(
+        "watch",
+        watched,
+        "--state-dir",
+        str(state),
+        "--retain-for",
+        "10m",
+        "--run-metrics",
+        "20",
+        log=tmp_path / "s.log",
+    )
     try:
         with open(log, "ab") as f:
             f.write(year_ago + builds[1])

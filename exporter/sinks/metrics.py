@@ -27,15 +27,13 @@ from prometheus_client.registry import Collector, CollectorRegistry
 from prometheus_client.samples import Exemplar
 
 from exporter import __version__
-from exporter.contract import run_counts, state_counts
-from exporter.eta import eta_seconds
-from exporter.model import Run, TaskState
+from exporter.model import Run
 from exporter.retention import Retention, retained
+from exporter.sinks.run_families import SERIES_PER_RUN, Figures, pipeline_metrics, run_metrics
 from exporter.sinks.store import DURATION_BUCKETS, FamilyStats, Store
 
-__all__ = ["Exposition", "FamilyCollector", "LuigiCollector"]
+__all__ = ["SERIES_PER_RUN", "Exposition", "FamilyCollector", "LuigiCollector"]
 
-_RUN = ["run_id", "pipeline"]
 _FAILED = ("failure", "died", "timeout")
 
 
@@ -56,7 +54,12 @@ class Readable(Protocol):
 
 
 class LuigiCollector:
-    """The runs and the exporter itself; `lag` gives unread bytes per followed file (empty for a wrapped command)."""
+    """The runs and the exporter itself; `lag` gives unread bytes per followed file, `files` the tailer's counters
+    (both empty for a wrapped command).
+
+    Series are bounded by design: per pipeline (its latest run, its tasks running, its last success) always, per
+    run (`run_id`) only with `run_series` > 0, for the runs still going and the `run_series` newest finished ones
+    the retention keeps (each run: `SERIES_PER_RUN` series plus one per family running)."""
 
     def __init__(
         self,
@@ -65,66 +68,27 @@ class LuigiCollector:
         retention: Retention = Retention(),
         lag: Callable[[], dict[str, int]] = dict,
         clock: Callable[[], float] = time.time,
+        run_series: int = 0,
+        files: Callable[[], dict[str, int]] = dict,
     ) -> None:
         self._pipeline = pipeline
         self._store = store
         self._retention = retention
         self._lag = lag
         self._clock = clock
+        self._run_series = run_series
+        self._files = files
 
     def collect(self) -> Iterator[Metric]:
-        yield from self._run_metrics(self._clock())
-        yield from self._exporter_metrics()
-
-    def _run_metrics(self, now: float) -> Iterator[Metric]:
-        scheduled = GaugeMetricFamily("luigi_run_tasks_scheduled", "Tasks this build scheduled.", labels=_RUN)
-        completed = GaugeMetricFamily(
-            "luigi_run_tasks_completed", "Tasks done in this build or already done before it.", labels=_RUN
-        )
-        states = GaugeMetricFamily("luigi_run_tasks", "Tasks of this build per state.", labels=[*_RUN, "state"])
-        ratio = GaugeMetricFamily("luigi_run_progress_ratio", "Completed over scheduled tasks (0..1).", labels=_RUN)
-        info = InfoMetricFamily("luigi_run", "A build: its pipeline, status and log.", labels=_RUN)
-        start = GaugeMetricFamily("luigi_run_start_time_seconds", "First line of the build.", labels=_RUN)
-        end = GaugeMetricFamily("luigi_run_end_time_seconds", "End of the build (its summary).", labels=_RUN)
-        last = GaugeMetricFamily(
-            "luigi_run_last_event_time_seconds", "Time of the build's latest Luigi line (stall alerts).", labels=_RUN
-        )
-        duration = GaugeMetricFamily(
-            "luigi_run_duration_seconds", "Elapsed: end (or latest line) minus start.", labels=_RUN
-        )
-        eta = GaugeMetricFamily("luigi_run_eta_seconds", "Estimated seconds until the build is done.", labels=_RUN)
-        current = GaugeMetricFamily(
-            "luigi_run_current_task_info", "A task running now (value 1).", labels=[*_RUN, "task", "family"]
-        )
+        now = self._clock()
         with self._pipeline.lock:
-            for run in retained(self._pipeline.runs(), self._retention, now):
-                labels = [run.run_id, run.pipeline or ""]
-                tasks = list(run.tasks.values())
-                task_states = [task.state for task in tasks]  # derived from the attempts: once a scrape, not twice
-                per_state = state_counts(run, task_states)
-                counts = run_counts(run, per_state)
-                scheduled.add_metric(labels, counts["tasks_total"])
-                completed.add_metric(labels, counts["tasks_completed"])
-                for state, n in per_state.items():
-                    states.add_metric([*labels, state.value], n)
-                ratio.add_metric(labels, counts["progress_ratio"])
-                info.add_metric(labels, {"status": run.status.value, "source": run.source})
-                if run.started_at is not None:
-                    start.add_metric(labels, run.started_at)
-                    stop = run.ended_at or run.last_event_at
-                    if stop is not None:
-                        duration.add_metric(labels, stop - run.started_at)
-                if run.ended_at is not None:
-                    end.add_metric(labels, run.ended_at)
-                if run.last_event_at is not None:
-                    last.add_metric(labels, run.last_event_at)
-                remaining = eta_seconds(run, self._store.usual_durations(run.pipeline or ""), now)
-                if remaining is not None:
-                    eta.add_metric(labels, remaining)
-                for task, state in zip(tasks, task_states, strict=True):
-                    if state is TaskState.RUNNING:
-                        current.add_metric([*labels, task.task_id, task.family], 1)
-        yield from (scheduled, completed, states, ratio, info, start, end, last, duration, eta, current)
+            runs = retained(self._pipeline.runs(), self._retention, now)
+            figures = {id(run): Figures.of(run, self._store, now) for run in runs}
+            per_run = retained(runs, Retention(self._run_series), now) if self._run_series > 0 else []
+        yield from pipeline_metrics(runs, figures, self._store.run_totals())
+        if self._run_series > 0:
+            yield from run_metrics(per_run, figures)
+        yield from self._exporter_metrics()
 
     def _exporter_metrics(self) -> Iterator[Metric]:
         p = self._pipeline
@@ -136,10 +100,20 @@ class LuigiCollector:
         )
         yield CounterMetricFamily("luigi_exporter_read_errors", "Failed reads of a source.", value=p.read_errors)
         yield GaugeMetricFamily("luigi_exporter_sources", "Sources followed.", value=len(p.sources()))
-        lag = GaugeMetricFamily("luigi_exporter_source_lag_bytes", "Bytes not read yet.", labels=["source"])
-        for source, n in sorted(self._lag().items()):
-            lag.add_metric([source], n)
-        yield lag
+        yield GaugeMetricFamily(
+            "luigi_exporter_source_lag_bytes", "Bytes not read yet, over every source.", value=sum(self._lag().values())
+        )
+        files = self._files()
+        yield CounterMetricFamily(
+            "luigi_exporter_file_rotations",
+            "Followed files replaced by a new file under their path (read on from its start).",
+            value=files.get("rotations", 0),
+        )
+        yield CounterMetricFamily(
+            "luigi_exporter_file_truncations",
+            "Followed files cut shorter or rewritten in place (read again from byte 0).",
+            value=files.get("truncations", 0),
+        )
         sink_errors = CounterMetricFamily("luigi_exporter_sink_errors", "Failures of a sink.", labels=["sink"])
         for sink in sorted({"store", *p.sink_names(), *p.sink_errors}):
             sink_errors.add_metric([sink], p.sink_errors[sink])

@@ -17,13 +17,14 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from exporter.contract import run_counts, run_dict, to_json
 from exporter.ids import trace_id
 from exporter.model import Attempt, AttemptResult, Change, Run, Task, TaskState
 from exporter.sources.tail import Position
 
-__all__ = ["DURATION_BUCKETS", "FamilyStats", "Store"]
+__all__ = ["DURATION_BUCKETS", "FamilyStats", "RunTotals", "Store"]
 
 # Seconds; fit for tasks from 0.1 s to 30 min (PlanExe's LLM calls take from under a second to about a minute).
 DURATION_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0)
@@ -34,6 +35,7 @@ CREATE TABLE IF NOT EXISTS runs (
     started_at REAL, ended_at REAL, tasks_total INTEGER, tasks_completed INTEGER, tasks_failed INTEGER,
     document TEXT NOT NULL
 );
+CREATE INDEX IF NOT EXISTS runs_by_status ON runs (status, pipeline, ended_at, started_at);
 CREATE TABLE IF NOT EXISTS tasks (
     run_id TEXT NOT NULL, task_id TEXT NOT NULL, family TEXT NOT NULL, state TEXT NOT NULL, attempts INTEGER,
     started_at REAL, ended_at REAL, error TEXT, PRIMARY KEY (run_id, task_id)
@@ -67,6 +69,16 @@ _STATE_EVENTS = {
 
 
 _FAILED = (AttemptResult.FAILURE, AttemptResult.DIED, AttemptResult.TIMEOUT)
+
+
+class RunTotals(NamedTuple):
+    """A pipeline's stored runs of one status: how many, their summed duration over those with both times, and
+    the latest end."""
+
+    runs: int
+    duration_sum: float
+    timed: int
+    last_end: float | None
 
 
 @dataclass
@@ -197,6 +209,19 @@ class Store:
         """Every stored run in the replay contract, oldest first (for `status` and `report` without a sidecar)."""
         rows = self._db.execute("SELECT document FROM runs ORDER BY started_at IS NULL, started_at, rowid")
         return [json.loads(row[0]) for row in rows]
+
+    def run_totals(self) -> dict[tuple[str, str], RunTotals]:
+        """The runs stored per (pipeline, status), from any thread (a scrape): a scan of an index that holds every
+        column asked for, never of the runs' documents."""
+        db = self.connect()
+        try:
+            rows = db.execute(
+                "SELECT pipeline, status, count(*), total(ended_at - started_at), count(ended_at - started_at),"
+                " max(ended_at) FROM runs GROUP BY status, pipeline"
+            ).fetchall()
+        finally:
+            db.close()
+        return {(pipeline or "", status): RunTotals(*figures) for pipeline, status, *figures in rows}
 
     def document(self, run_id: str) -> dict | None:
         """One stored run in the replay contract, from any thread: a connection of its own sees only committed rows
