@@ -23,7 +23,8 @@ def _status_series(metrics: str, run_id: str) -> set[str]:
 def test_killed_build_becomes_incomplete_live(tmp_path: Path) -> None:
     run_dir = tmp_path / "runs" / "PlanExe_killed"
     run_dir.mkdir(parents=True)
-    sidecar = Sidecar("watch", str(tmp_path / "runs" / "*" / "log.txt"), "--state-dir", "none", log=tmp_path / "err")
+    args = ("--state-dir", "none", "--run-metrics", "1")  # luigi_run_info: a per-run series
+    sidecar = Sidecar("watch", str(tmp_path / "runs" / "*" / "log.txt"), *args, log=tmp_path / "err")
     try:
         build = start_demo(run_dir, "--speed", "0.3", "--workers", "2", "--ms", "--kill-after", "6")
         sidecar.wait_for(lambda d: bool(d["runs"]) and d["runs"][0]["status"] == "running", timeout=60)
