@@ -74,7 +74,7 @@ def test_500_idle_connections_held_while_metrics_answers_and_memory_comes_back(l
         idle = list(_open_idle(address, IDLE))
         time.sleep(1)
         began = time.monotonic()
-        assert b"luigi_run_tasks_scheduled" in sidecar.get("/metrics")
+        assert b"luigi_pipeline_last_run_tasks_scheduled" in sidecar.get("/metrics")
         answered = time.monotonic() - began
         during, threads_during = _rss_mb(pid), _threads(pid)
         readable, _, _ = select.select(idle, [], [], 0)
