@@ -66,7 +66,19 @@ def test_a_flaky_task_under_retries_ends_succeeded_on_every_output(
     demo = [sys.executable, "-m", "exporter.demo", "--run-dir", str(run_dir), "--workers", "2", "--speed", "0"]
     demo += ["--flaky", FLAKY, "--truth", str(run_dir / "truth.jsonl")]
     stderr = (tmp_path / "stderr").open("wb")  # the build's output passes through: a pipe nobody reads would fill
-    sidecar = [sys.executable, "-m", "exporter", "run", "--run-id", "PlanExe_flaky", "--retries", "2", "--otlp"]
+    sidecar = [
+        sys.executable,
+        "-m",
+        "exporter",
+        "run",
+        "--run-id",
+        "PlanExe_flaky",
+        "--retries",
+        "2",
+        "--otlp",
+        "--run-metrics",
+        "2",
+    ]
     sidecar += ["--state-dir", str(tmp_path / "state"), "--listen", f"127.0.0.1:{port}", "--linger", "60"]
     proc = subprocess.Popen(
         [*sidecar, "--", *demo],
