@@ -169,6 +169,8 @@ def datasource_variable() -> dash.DatasourceVariable:
 
 
 def all_of(variable: dash.QueryVariable) -> dash.QueryVariable:
+    """A variable of any number of values, "All" as a regex rather than a list of every value: queries stay short and
+    match values seen later."""
     return (
         variable.datasource(DATASOURCE)
         .refresh(model.VariableRefresh.ON_TIME_RANGE_CHANGED)
@@ -193,18 +195,10 @@ def target_variables() -> list[dash.QueryVariable]:
 
 
 def pipeline_variable() -> dash.QueryVariable:
-    return (
+    return all_of(
         dash.QueryVariable("pipeline")
         .label("Pipeline")
-        .datasource(DATASOURCE)
         .query(f"label_values(luigi_pipeline_last_run_info{{{TARGET}}}, pipeline)")
-        .refresh(model.VariableRefresh.ON_TIME_RANGE_CHANGED)
-        .sort(model.VariableSort.ALPHABETICAL_ASC)
-        .multi(True)
-        .include_all(True)
-        # "All" as a regex rather than a list of every value: queries stay short and match pipelines seen later.
-        .all_value(".*")
-        .current(model.VariableOption(selected=True, text="All", value="$__all"))
     )
 
 
