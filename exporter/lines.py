@@ -1,10 +1,12 @@
-"""The values a source hands to the parser: one `Line`, or a `Block` of whole lines still in bytes."""
+"""The values a source hands on: one `Line`, or a `Block` of whole lines still in bytes, for the parser; and the
+`Position` it has read a path up to, which the store keeps with what those lines produced."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import NamedTuple
 
-__all__ = ["Block", "Line", "count_lines", "decode_line"]
+__all__ = ["Block", "Line", "Position", "count_lines", "decode_line"]
 
 
 class Line(NamedTuple):
@@ -49,6 +51,21 @@ class Block(NamedTuple):
             offset = min(offset + len(raw) + 1, self.end)
             lines.append(Line(source, offset, decode_line(raw), self.arrival))
         return lines
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where reading one path stands, to persist with what its lines produced.
+
+    `identity` is the file object's `device:inode`; `fingerprint` is the hex sha1 of the file's first
+    min(`tail.FINGERPRINT_BYTES`, offset) bytes ("" at offset 0): only bytes already handed on, so its length follows
+    from `offset` and a restart can check it.
+    """
+
+    path: str
+    identity: str
+    fingerprint: str
+    offset: int
 
 
 def decode_line(raw: bytes | bytearray) -> str:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from exporter.book import Book
 from exporter.contract import live_dict, run_dict, to_json
 from exporter.ids import trace_id
-from exporter.lines import Block, Line
+from exporter.lines import Block, Line, Position
 from exporter.model import AttemptResult, Change, Retry, Run
 from exporter.parse import Parser
 from exporter.redact import Redactor
@@ -32,7 +32,7 @@ from exporter.sources.files import read_blocks, run_base_id
 if TYPE_CHECKING:  # the live parts (watchdog, SQLite rows): replay loads neither
     from exporter.liveness import Liveness
     from exporter.sinks.store import Store
-    from exporter.sources.tail import Position, Tailer
+    from exporter.sources.tail import Tailer
 
 __all__ = ["Pipeline", "follow"]
 

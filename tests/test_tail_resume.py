@@ -5,7 +5,8 @@ from __future__ import annotations
 from contextlib import closing
 from pathlib import Path
 
-from exporter.sources.tail import Batch, Position, Tailer
+from exporter.lines import Position
+from exporter.sources.tail import Batch, Tailer
 
 
 def texts(batches: list[Batch]) -> list[str]:

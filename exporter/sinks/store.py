@@ -21,8 +21,8 @@ from typing import NamedTuple
 
 from exporter.contract import run_counts, run_dict, to_json
 from exporter.ids import trace_id
+from exporter.lines import Position
 from exporter.model import Attempt, AttemptResult, Change, Run, Task, TaskState
-from exporter.sources.tail import Position
 
 __all__ = ["DURATION_BUCKETS", "FamilyStats", "RunTotals", "Store"]
 

@@ -47,10 +47,10 @@ from watchdog import events
 from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver, ObservedWatch
 
-from exporter.lines import Block, Line
+from exporter.lines import Block, Line, Position
 from exporter.sources.files import LineSplitter
 
-__all__ = ["FINGERPRINT_BYTES", "Batch", "Position", "Tailer", "still_same"]
+__all__ = ["FINGERPRINT_BYTES", "Batch", "Tailer", "still_same"]
 
 FINGERPRINT_BYTES = 1024
 _CHUNK = 1 << 16
@@ -70,20 +70,6 @@ _WAKE_EVENTS: list[type[events.FileSystemEvent]] = [
     events.DirMovedEvent,
     events.DirDeletedEvent,
 ]
-
-
-@dataclass(frozen=True)
-class Position:
-    """Where reading one path stands, to persist with what its lines produced.
-
-    `fingerprint` is the hex sha1 of the file's first min(FINGERPRINT_BYTES, offset) bytes ("" at offset 0): only
-    bytes already handed on, so its length follows from `offset` and a restart can check it.
-    """
-
-    path: str
-    identity: str
-    fingerprint: str
-    offset: int
 
 
 @dataclass(frozen=True)
