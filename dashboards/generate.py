@@ -249,6 +249,7 @@ def runs_table() -> table.Panel:
     """
     by = "max by (pipeline)"
     last = "luigi_pipeline_last_run"
+    succeeded = f'{PIPELINE}, status="succeeded"'
     columns = {
         "B": ("Completed", f"{by} ({last}_tasks_completed{{{PIPELINE}}})"),
         "C": ("Scheduled", f"{by} ({last}_tasks_scheduled{{{PIPELINE}}})"),
@@ -258,16 +259,27 @@ def runs_table() -> table.Panel:
         "G": ("Upstream failed", f'{by} ({last}_tasks{{{PIPELINE}, state="upstream_failed"}})'),
         "H": ("Elapsed", f"{by} ({last}_duration_seconds{{{PIPELINE}}})"),
         "I": ("ETA", f"{by} ({last}_eta_seconds{{{PIPELINE}}})"),
-        "J": ("Started", f"{by} ({last}_start_time_seconds{{{PIPELINE}}}) * 1000"),
-        "K": ("Last success", f"time() - {by} (luigi_pipeline_last_success_time_seconds{{{PIPELINE}}})"),
+        # LuigiRunSlow's baseline, as its recording rule computes it (the dashboard does not need the rules loaded).
+        "J": (
+            "Usual duration",
+            " / ".join(
+                f"sum by (pipeline) (increase(luigi_pipeline_run_duration_seconds_{part}{{{succeeded}}}[7d]))"
+                for part in ("sum", "count")
+            ),
+        ),
+        "K": ("Started", f"{by} ({last}_start_time_seconds{{{PIPELINE}}}) * 1000"),
+        "L": ("Last event", f"time() - {by} ({last}_last_event_time_seconds{{{PIPELINE}}})"),
+        "M": ("Last success", f"time() - {by} (luigi_pipeline_last_success_time_seconds{{{PIPELINE}}})"),
     }
     panel = (
         table.Panel()
         .title("Pipelines")
         .description(
             "Each pipeline's latest run. Completed counts done and already-done tasks, Scheduled is the run's own "
-            "total; Last success is how long ago its latest successful run ended. Click a pipeline for its runs "
-            "(per-run series: --run-metrics)."
+            "total; Usual duration is the mean of its runs that succeeded in the last 7 days (LuigiRunSlow's "
+            "baseline), Last event how long ago its latest run last logged (LuigiRunStalled's measure), Last "
+            "success how long ago its latest successful run ended. Click a pipeline for its runs (per-run series: "
+            "--run-metrics)."
         )
         .unit("none")
         .with_target(table_query(f"max by (pipeline, status) ({last}_info{{{PIPELINE}}})", "A"))
@@ -326,7 +338,27 @@ def runs_table() -> table.Panel:
         )
         .override_by_name("Elapsed", [prop("unit", "s")])
         .override_by_name("ETA", [prop("unit", "s"), prop("noValue", "—")])
+        .override_by_name(
+            "Usual duration",
+            [
+                prop("unit", "s"),
+                prop("noValue", "—"),
+                # 0 / 0 while no succeeded run ended within the range.
+                prop(
+                    "mappings",
+                    [
+                        model.SpecialValueMap(
+                            options=dash.DashboardSpecialValueMapOptions()
+                            .match(model.SpecialValueMatch.NA_N)
+                            .result(model.ValueMappingResult(text="—", index=0))
+                            .build()
+                        )
+                    ],
+                ),
+            ],
+        )
         .override_by_name("Started", [prop("unit", "dateTimeAsIso")])
+        .override_by_name("Last event", [prop("unit", "s")])
         .override_by_name("Last success", [prop("unit", "s"), prop("noValue", "never")])
     )
     for ref, (_, expr) in columns.items():

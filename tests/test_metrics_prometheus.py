@@ -180,6 +180,7 @@ def test_prometheus_sees_luigis_figures_through_a_restart(tmp_path: Path, promet
             "severity": "warning",
         }
         assert alert["annotations"]["summary"] == "Luigi task SWOTAnalysisTask failed in pipeline FullPlanPipeline"
+        assert alert["annotations"]["dashboard_url"] == "/d/luigi-run/luigi-run?var-pipeline=FullPlanPipeline"
         _, body = api_get(prom, "/api/v1/alerts")
         firing = {a["labels"]["alertname"] for a in body["data"]["alerts"] if a["state"] == "firing"}
         assert "LuigiTaskFailed" in firing and "LuigiExporterDown" not in firing
