@@ -4,9 +4,14 @@ Prometheus Operator resources against a schema of the fields we use, compose.yam
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +19,7 @@ import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
+from sidecar import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
@@ -354,6 +360,42 @@ def test_alertmanager_config_is_valid() -> None:
     config = str(DEPLOY / "alertmanager" / "alertmanager.yml")
     result = subprocess.run([binary, "check-config", config], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and "SUCCESS" in result.stdout, result.stdout + result.stderr
+
+
+def test_demo_receiver_prints_each_alert_with_its_dashboard_link() -> None:
+    """deploy/alertmanager/receiver.py, run as compose runs it (GRAFANA_URL from compose.yaml), prints a posted
+    notification's alert with the dashboard link made whole: Grafana's address before the alert's path."""
+    grafana = yaml.safe_load((DEPLOY / "compose.yaml").read_text())["services"]["alert-receiver"]["environment"]
+    port = free_port()
+    receiver = subprocess.Popen(
+        [sys.executable, str(DEPLOY / "alertmanager" / "receiver.py"), str(port), "127.0.0.1"],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **grafana},
+    )
+    alert = {
+        "status": "firing",
+        "labels": {"alertname": "LuigiTaskFailed", "pipeline": "planexe", "family": "SWOTAnalysisTask"},
+        "annotations": {"summary": "Luigi task SWOTAnalysisTask failed", "dashboard_url": "/d/luigi-run/luigi-run?x=1"},
+    }
+    body = json.dumps({"version": "4", "status": "firing", "alerts": [alert]}).encode()
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/alerts", data=body, timeout=2).close()
+                break
+            except (urllib.error.URLError, ConnectionError):
+                assert time.monotonic() < deadline and receiver.poll() is None, "receiver.py did not listen"
+                time.sleep(0.1)
+        assert receiver.stdout is not None
+        assert receiver.stdout.readline() == (
+            "firing alertname=LuigiTaskFailed,family=SWOTAnalysisTask,pipeline=planexe Luigi task SWOTAnalysisTask "
+            f"failed {grafana['GRAFANA_URL']}/d/luigi-run/luigi-run?x=1\n"
+        )
+    finally:
+        receiver.kill()
+        receiver.wait(timeout=10)
 
 
 def test_grafana_provisioning() -> None:
