@@ -125,6 +125,8 @@ def watched(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
             str(tmp / "state"),
             "--external-url",
             EXTERNAL + "/",
+            "--run-metrics",
+            "1",  # luigi_run_info, whose trace_id the run dashboard links to
             log=tmp / "s",
             env=env,
         )
@@ -165,6 +167,9 @@ def test_watch_sends_one_trace_with_a_span_per_attempt(watched: Watched, capsys:
     assert root.attributes["luigi.tasks.scheduled"] == 61
     assert root.attributes["luigi.tasks.failed"] == int(failed)
     assert all(s.parent_span_id == root.span_id for s in spans if s is not root)
+    # The run dashboard's trace link: the trace_id /metrics gives the run is the trace its spans came in.
+    (info,) = (line for line in watched.metrics.splitlines() if line.startswith("luigi_run_info{"))
+    assert f'trace_id="{root.trace_id}"' in info and f'run_id="{run_id}"' in info
     assert all(root.start <= s.start <= s.end <= root.end for s in spans)
 
     attempts = _attempts(events)
