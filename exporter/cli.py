@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, NoReturn
 from exporter import __version__
 from exporter.contract import run_counts, to_json
 from exporter.controls import PrintableFormatter, printable
-from exporter.model import Run
+from exporter.model import Run, task_error
 from exporter.options import (
     EXIT_CONFIG,
     EXIT_INPUT,
@@ -369,7 +369,7 @@ def _print_run(run: Run) -> None:
     print(printable(_run_line(run)))
     for task in run.tasks.values():
         if task.state.value == "failed":
-            error = next((a.error for a in reversed(task.attempts) if a.error), task.error) or ""
+            error = task_error(task) or ""
             last = error.strip().splitlines()[-1].strip() if error.strip() else "no error text in the log"
             print(printable(f"    failed  {task.family}: {last}"))
 

@@ -10,7 +10,7 @@ import orjson
 from exporter.eta import eta_seconds
 from exporter.events import Summary
 from exporter.ids import trace_id
-from exporter.model import Attempt, Run, Task, TaskState
+from exporter.model import FAILED_STATES, Attempt, Run, Task, TaskState, task_error
 
 __all__ = [
     "ENDED",
@@ -60,8 +60,7 @@ def run_counts(run: Run, states: dict[TaskState, int] | None = None) -> dict[str
         "tasks_done": states[TaskState.DONE],
         "tasks_already_done": states[TaskState.ALREADY_DONE],
         "tasks_completed": completed,
-        # A disabled task failed too often: Luigi's summary counts it among the failed.
-        "tasks_failed": states[TaskState.FAILED] + states[TaskState.DISABLED],
+        "tasks_failed": sum(states[state] for state in FAILED_STATES),
         "tasks_running": states[TaskState.RUNNING],
         "tasks_pending": states[TaskState.PENDING] + states[TaskState.UNKNOWN] + states[TaskState.MISSING_INPUT],
         "tasks_upstream_failed": states[TaskState.UPSTREAM_FAILED],
@@ -101,14 +100,10 @@ _NO_ATTEMPT = {"started_at": None, "ended_at": None, "duration_s": None, "worker
 
 
 def task_dict(task: Task, state: TaskState | None = None) -> dict[str, Any]:
-    """One task in the contract; `state` is `task.state` when the caller has it (a derivation over its attempts).
-    Its error is its latest attempt's unless it is done, else one outside any attempt (complete() or scheduling)."""
+    """One task in the contract; `state` is `task.state` when the caller has it (a derivation over its attempts)."""
     state = state or task.state
     history = [attempt_dict(a) for a in task.attempts]
     last = history[-1] if history else _NO_ATTEMPT
-    error = task.error
-    if state is not TaskState.DONE:
-        error = next((a.error for a in reversed(task.attempts) if a.error), error)
     return {
         "task_id": task.task_id,
         "family": task.family,
@@ -119,7 +114,7 @@ def task_dict(task: Task, state: TaskState | None = None) -> dict[str, Any]:
         "ended_at": last["ended_at"],
         "duration_s": last["duration_s"],
         "worker_pid": last["worker_pid"],
-        "error": error,
+        "error": task_error(task, state),
         "attempt_history": history,
         "batch_members": [member.task_id for member in task.members],
     }

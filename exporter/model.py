@@ -15,7 +15,19 @@ from typing import NamedTuple
 from exporter.events import Summary
 from exporter.taskid import TaskIndex
 
-__all__ = ["Attempt", "AttemptResult", "Change", "Retry", "Run", "RunStatus", "Task", "TaskState"]
+__all__ = [
+    "FAILED_RESULTS",
+    "FAILED_STATES",
+    "Attempt",
+    "AttemptResult",
+    "Change",
+    "Retry",
+    "Run",
+    "RunStatus",
+    "Task",
+    "TaskState",
+    "task_error",
+]
 
 
 class TaskState(str, Enum):
@@ -47,6 +59,13 @@ class AttemptResult(str, Enum):
     TIMEOUT = "timeout"
     NEW_REQUIREMENTS = "new_requirements"  # the attempt yielded dynamic dependencies; the task runs again
 
+
+# The states Luigi's summary counts among the failed (the contract's `tasks_failed`): a disabled task failed too often.
+# Members are `str`s too: `"disabled" in FAILED_STATES` holds for a stored document's state.
+FAILED_STATES = frozenset({TaskState.FAILED, TaskState.DISABLED})
+# How an attempt ends in error (Luigi's FAILURE, PROCESS_FAILURE and TIMEOUT events): what fails a task, what the
+# attempt after it retries, what a failure counter counts.
+FAILED_RESULTS = frozenset({AttemptResult.FAILURE, AttemptResult.DIED, AttemptResult.TIMEOUT})
 
 _BY_SMILEY = {":)": RunStatus.SUCCEEDED, ":(": RunStatus.FAILED, ":|": RunStatus.BLOCKED}
 
@@ -102,7 +121,7 @@ class Task:
             return TaskState.ALREADY_DONE
         if self.disabled or "DISABLED" in self.statuses:
             return TaskState.DISABLED
-        if "FAILED" in self.statuses or (last is not None and any(a.result not in _NOT_FAILED for a in self.attempts)):
+        if "FAILED" in self.statuses or (last is not None and any(a.result in FAILED_RESULTS for a in self.attempts)):
             return TaskState.FAILED
         if "UNKNOWN" in self.statuses:
             return TaskState.UNKNOWN
@@ -117,7 +136,18 @@ class Task:
         return self.attempts[-1] if self.attempts else None
 
 
-_NOT_FAILED = (AttemptResult.RUNNING, AttemptResult.SUCCESS, AttemptResult.NEW_REQUIREMENTS)
+def task_error(task: Task, state: TaskState | None = None) -> str | None:
+    """The error a task shows, the one every output gives (the contract, the store's `tasks` row, replay's lines).
+
+    A task's state is where Luigi left it, so is its error: none once it completed, even after failed attempts (each
+    attempt keeps its own error); else its latest attempt's that has one (a task running again shows why the attempt
+    before failed), else the one outside any attempt (its complete() raised). `state` is `task.state`, when the
+    caller has it.
+    """
+    state = state or task.state
+    if state is TaskState.DONE or state is TaskState.ALREADY_DONE:
+        return None
+    return next((a.error for a in reversed(task.attempts) if a.error), task.error)
 
 
 class Change(NamedTuple):

@@ -15,11 +15,10 @@ from typing import Any
 
 from exporter.contract import ENDED
 from exporter.contract import headline as contract_headline
+from exporter.model import FAILED_STATES
 
 __all__ = ["ENDED", "error_line", "failures", "format_duration", "headline", "render_report"]
 
-# The states counted in the contract's tasks_failed: a disabled task failed too often.
-_FAILED = ("failed", "disabled")
 _TOTALS = (
     "tasks_total",
     "tasks_completed",
@@ -61,7 +60,7 @@ def headline(run: dict[str, Any]) -> str:
 
 def failures(run: dict[str, Any]) -> list[dict[str, Any]]:
     """The tasks counted in tasks_failed."""
-    return [t for t in run["tasks"] if t["state"] in _FAILED]
+    return [t for t in run["tasks"] if t["state"] in FAILED_STATES]
 
 
 def render_report(document: dict[str, Any], *, title: str | None = None, jaeger_url: str | None = None) -> str:

@@ -17,7 +17,7 @@ from prometheus_client import push_to_gateway
 from rich.console import Console
 
 from exporter.liveness import Liveness
-from exporter.model import Retry, TaskState
+from exporter.model import FAILED_STATES, Retry
 from exporter.options import (
     EXIT_CONFIG,
     EXIT_INPUT,
@@ -202,7 +202,7 @@ def run(args: argparse.Namespace) -> int:
                 if retry and failed is None:
                     break
                 if failed is not None:
-                    tasks = {t["task_id"]: t["attempts"] for t in failed["tasks"] if t["state"] in _FAILED}
+                    tasks = {t["task_id"]: t["attempts"] for t in failed["tasks"] if t["state"] in FAILED_STATES}
                     log.info(
                         "retry %d of %d: %s failed %d tasks; running the command again%s",
                         retry,
@@ -228,9 +228,6 @@ def run(args: argparse.Namespace) -> int:
     if code == 0 and _failed_build(builds) is not None and args.fail_on_task_failure:
         return 1
     return code if code >= 0 else 128 - code
-
-
-_FAILED = (TaskState.FAILED.value, TaskState.DISABLED.value)
 
 
 def _failed_build(builds: list[dict]) -> dict | None:

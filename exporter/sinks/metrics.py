@@ -27,14 +27,12 @@ from prometheus_client.registry import Collector, CollectorRegistry
 from prometheus_client.samples import Exemplar
 
 from exporter import __version__
-from exporter.model import Run
+from exporter.model import FAILED_RESULTS, Run
 from exporter.retention import Retention, retained
 from exporter.sinks.run_families import SERIES_PER_RUN, Figures, pipeline_metrics, run_metrics
 from exporter.sinks.store import DURATION_BUCKETS, FamilyStats, Store
 
 __all__ = ["SERIES_PER_RUN", "Exposition", "FamilyCollector", "LuigiCollector"]
-
-_FAILED = ("failure", "died", "timeout")
 
 
 class Readable(Protocol):
@@ -145,7 +143,8 @@ class FamilyCollector:
             if result == "":  # the row that only counts retries
                 continue
             attempts.add_metric([pipeline, family, result], s.attempts)
-            failed[(pipeline, family)] = failed.get((pipeline, family), 0) + (s.attempts if result in _FAILED else 0)
+            failed_now = s.attempts if result in FAILED_RESULTS else 0
+            failed[(pipeline, family)] = failed.get((pipeline, family), 0) + failed_now
             durations.add_metric([pipeline, family, result], _buckets(s), sum_value=s.duration_sum)
         for key, n in failed.items():  # zeros included: alerts and dashboards see a family before it fails
             failures.add_metric(list(key), n)

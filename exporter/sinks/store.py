@@ -22,7 +22,7 @@ from typing import NamedTuple
 from exporter.contract import run_counts, run_dict, to_json
 from exporter.ids import trace_id
 from exporter.lines import Position
-from exporter.model import Attempt, AttemptResult, Change, Run, Task, TaskState
+from exporter.model import FAILED_RESULTS, Attempt, AttemptResult, Change, Run, Task, TaskState, task_error
 
 __all__ = ["DURATION_BUCKETS", "FamilyStats", "RunTotals", "Store"]
 
@@ -66,9 +66,6 @@ _STATE_EVENTS = {
     TaskState.DISABLED: "disabled",
     TaskState.UPSTREAM_FAILED: "upstream_failed",
 }
-
-
-_FAILED = (AttemptResult.FAILURE, AttemptResult.DIED, AttemptResult.TIMEOUT)
 
 
 class RunTotals(NamedTuple):
@@ -396,7 +393,7 @@ class Store:
 
     def _task_row(self, run: Run, task: Task) -> None:
         last = task.last_attempt
-        error = next((a.error for a in reversed(task.attempts) if a.error), task.error)
+        state = task.state
         self._db.execute(
             "INSERT OR REPLACE INTO tasks (run_id, task_id, family, state, attempts, started_at, ended_at, error) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -404,14 +401,14 @@ class Store:
                 run.run_id,
                 task.task_id,
                 task.family,
-                task.state.value,
+                state.value,
                 len(task.attempts),
                 last.started_at if last else None,
                 last.ended_at if last else None,
-                error,
+                task_error(task, state),
             ),
         )
-        if task.state is TaskState.UPSTREAM_FAILED:
+        if state is TaskState.UPSTREAM_FAILED:
             self._event(run, task, 0, "upstream_failed", run.ended_at, None, None)
 
     def _run_row(self, run: Run) -> None:
@@ -447,5 +444,5 @@ def _retries(run: Run, task: Task, attempt: Attempt) -> bool:
     """Whether starting `attempt` retries a failure: Luigi's after a failed attempt (not a re-run after dynamic
     dependencies), or the first attempt in a retry build (`run --retries`) of a task that failed in the build before."""
     if attempt.number > 1:
-        return task.attempts[attempt.number - 2].result in _FAILED
+        return task.attempts[attempt.number - 2].result in FAILED_RESULTS
     return run.retry is not None and task.task_id in run.retry.failed
