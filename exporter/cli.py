@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import logging
 import os
 import re
@@ -14,10 +13,9 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, NoReturn
 
-from exporter import __version__
-from exporter.contract import run_counts, to_json
+from exporter import __version__, app
+from exporter.config import Replay, Watch
 from exporter.controls import PrintableFormatter, printable
-from exporter.model import Run, task_error
 from exporter.options import (
     EXIT_CONFIG,
     EXIT_INPUT,
@@ -26,19 +24,21 @@ from exporter.options import (
     HTTP_IDLE_TIMEOUT,
     HTTP_MAX_CONNECTIONS,
     UserError,
+    config_of,
+    live_of,
     redactor_of,
     state_path,
+    wrap_of,
     write_report,
     zone,
 )
-from exporter.pipeline import Pipeline
-from exporter.replay import JsonRuns, replay_into
-from exporter.sources.files import expand, is_readable_file
 
 if TYPE_CHECKING:
     from exporter.sinks.store import Store
 
 __all__ = ["main", "tune_gc"]
+
+log = logging.getLogger("luigi_exporter")
 
 
 def _listen(value: str) -> tuple[str, int]:
@@ -276,13 +276,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, handlers=[handler])
     tune_gc()
     try:
-        if args.command in ("watch", "run"):
-            # The live sidecar's modules (prometheus_client, watchdog, the HTTP server) load only for it: replay,
-            # status and report start in half the time without them.
-            from exporter import sidecar
-
-            return sidecar.watch(args) if args.command == "watch" else sidecar.run(args)
-        return {"replay": _replay, "status": _status, "report": _report}[args.command](args)
+        if args.command == "replay":
+            tune_malloc()
+            return app.replay(config_of(args), Replay(tuple(args.files), json=args.json))
+        if args.command == "watch":
+            return app.watch(config_of(args, live_of(args)), Watch(tuple(args.globs), poll=args.poll))
+        if args.command == "run":
+            return app.run(config_of(args, live_of(args)), wrap_of(args))
+        return {"status": _status, "report": _report}[args.command](args)
     except UserError as err:
         print(printable(f"luigi-exporter: {err}"), file=sys.stderr)
         return err.code
@@ -293,101 +294,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_PIPE
 
 
-# -- replay ------------------------------------------------------------------------------------------------------
-
-
-def _replay(args: argparse.Namespace) -> int:
-    tune_malloc()
-    # --otlp: a temporary store gives the spans the live sidecar's outbox and delivery; undelivered ones are lost
-    # with a warning (exit 0: the replay itself worked).
-    store = traces = None
-    if args.otlp:  # the store and the OTLP SDK load only when asked for
-        from exporter.sidecar import traces_of
-        from exporter.sinks.store import Store
-
-        store = Store(None)
-        traces = traces_of(store, args)
-    pipeline = Pipeline(
-        store,
-        [traces] if traces else [],
-        tz=zone(args.tz),
-        expected_tasks=args.expected_tasks,
-        redactor=redactor_of(args),
-    )
-    paths = expand(args.files)
-    for path in paths:  # all checked before the first byte is written: an unreadable one means no output at all
-        reason = is_readable_file(path)
-        if reason is not None:
-            raise UserError(reason, EXIT_INPUT)
-    # Each run is written once it has ended for good and every run before it has been, then dropped: a log of
-    # thousands of builds holds a few in memory, not all. Not when indented for a person (one json.dumps at the
-    # end), nor when a file is named twice (its book takes runs again after the files between were written).
-    streamed = not (args.json and sys.stdout.isatty()) and len(set(paths)) == len(paths)
-    streaming = JsonRuns(sys.stdout)
-    printed = 0
-
-    def write(runs: list[Run]) -> None:
-        nonlocal printed
-        if args.json:
-            streaming.write(runs)
-            return
-        for run in runs:
-            _print_run(run)
-            printed += 1
-
-    try:
-        for path in paths:
-            try:
-                replay_into(pipeline, path, write if streamed else None)
-            except BrokenPipeError:
-                raise  # writing, not reading, failed: the reader of our output left (see main)
-            except OSError as err:
-                raise UserError(f"{path}: {err.strerror or err}", EXIT_INPUT) from err
-            pipeline.commit()
-    finally:
-        if traces is not None and store is not None:
-            traces.close(timeout=60)
-            store.close()
-    if not streamed and args.json:
-        document = {
-            "runs": pipeline.documents(),
-            "lines_read": pipeline.lines_read,
-            "lines_unparsed": pipeline.lines_unparsed,
-        }
-        # Indented for a person; for pipes and files what the streamed document is.
-        sys.stdout.write((json.dumps(document, indent=1) if sys.stdout.isatty() else to_json(document)) + "\n")
-        return 0
-    write(pipeline.runs())  # those a lagging store held back, or all of them when not streamed
-    if args.json:
-        streaming.end(pipeline.lines_read, pipeline.lines_unparsed)
-    elif not printed:
-        print(f"no Luigi run found ({pipeline.lines_read} lines read)")
-    return 0
-
-
-def _print_run(run: Run) -> None:
-    print(printable(_run_line(run)))
-    for task in run.tasks.values():
-        if task.state.value == "failed":
-            error = task_error(task) or ""
-            last = error.strip().splitlines()[-1].strip() if error.strip() else "no error text in the log"
-            print(printable(f"    failed  {task.family}: {last}"))
-
-
-def _run_line(run: Run) -> str:
-    c = run_counts(run)
-    parts = [
-        f"{run.run_id}: {run.pipeline or '?'} {run.status.value}",
-        f"{c['tasks_completed']} of {c['tasks_total']} complete ({c['tasks_done']} ran, "
-        f"{c['tasks_already_done']} already done)",
-    ]
-    for key in ("tasks_failed", "tasks_running", "tasks_upstream_failed", "tasks_pending"):
-        if c[key]:
-            parts.append(f"{c[key]} {key.removeprefix('tasks_').replace('_', ' ')}")
-    return ", ".join(parts)
-
-
-# -- the live sidecar ----------------------------------------------------------------------------------------------
+# -- status and report ----------------------------------------------------------------------------------------------
 
 
 def _open_store(state_dir: str | None) -> Store:
@@ -425,7 +332,7 @@ def _report(args: argparse.Namespace) -> int:
     if os.path.exists(args.what):
         import luigi_exporter
 
-        redactor_of(args)  # a bad --redact is bad usage, said before reading
+        redactor_of(args.redact)  # a bad --redact is bad usage, said before reading
         try:
             document = luigi_exporter.read_document(
                 args.what, tz=zone(args.tz), expected_tasks=args.expected_tasks, redact=args.redact

@@ -43,6 +43,8 @@ class Lobby:
         self._waiting: dict[socket.socket, tuple[Any, float, bytearray]] = {}  # address, deadline, head so far
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="http-lobby", daemon=True)
+
+    def start(self) -> None:
         self._thread.start()
 
     def enter(self, sock: socket.socket, address: Any) -> None:
@@ -53,7 +55,8 @@ class Lobby:
     def close(self) -> None:
         self._closed = True
         self._ring()
-        self._thread.join(timeout=5)
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
         for sock in list(self._waiting):
             self._leave(sock)
             self._drop(sock)

@@ -1,7 +1,7 @@
-"""The only wiring and the only threads: lines -> parser -> model -> store and sinks.
+"""Lines -> parser -> book (routing, model) -> store and sinks, for every source; and the loops that drive it.
 
-`replay`, `watch` and `run` all go through `Pipeline.feed_blocks`, so the live model is the replay model. The
-pipeline thread is the only writer; HTTP threads read snapshots under `lock`.
+`replay`, `watch` and `run` all go through `Pipeline.feed_blocks`, so the live model is the replay model. One
+thread feeds it (the command's, in `exporter.app`), the only writer; HTTP threads read snapshots under `lock`.
 """
 
 from __future__ import annotations

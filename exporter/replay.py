@@ -6,12 +6,13 @@ from collections.abc import Callable, Iterable
 from datetime import tzinfo
 from typing import TextIO
 
-from exporter.contract import run_dict, to_json
-from exporter.model import Run
+from exporter.contract import run_counts, run_dict, to_json
+from exporter.controls import printable
+from exporter.model import Run, task_error
 from exporter.pipeline import Pipeline
 from exporter.sources.files import read_blocks
 
-__all__ = ["JsonRuns", "Settled", "replay_file", "replay_into"]
+__all__ = ["JsonRuns", "Settled", "print_run", "replay_file", "replay_into"]
 
 Settled = Callable[[list[Run]], None]
 
@@ -58,3 +59,26 @@ class JsonRuns:
     def end(self, lines_read: int, lines_unparsed: int) -> None:
         counts = f'"lines_read":{lines_read},"lines_unparsed":{lines_unparsed}}}'
         self._out.write(f"],{counts}\n" if self.written else f'{{"runs":[],{counts}\n')
+
+
+def print_run(run: Run) -> None:
+    """Plain `replay`'s text of a run: its line, then each failed task's last error line."""
+    print(printable(_run_line(run)))
+    for task in run.tasks.values():
+        if task.state.value == "failed":
+            error = task_error(task) or ""
+            last = error.strip().splitlines()[-1].strip() if error.strip() else "no error text in the log"
+            print(printable(f"    failed  {task.family}: {last}"))
+
+
+def _run_line(run: Run) -> str:
+    c = run_counts(run)
+    parts = [
+        f"{run.run_id}: {run.pipeline or '?'} {run.status.value}",
+        f"{c['tasks_completed']} of {c['tasks_total']} complete ({c['tasks_done']} ran, "
+        f"{c['tasks_already_done']} already done)",
+    ]
+    for key in ("tasks_failed", "tasks_running", "tasks_upstream_failed", "tasks_pending"):
+        if c[key]:
+            parts.append(f"{c[key]} {key.removeprefix('tasks_').replace('_', ' ')}")
+    return ", ".join(parts)

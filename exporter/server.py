@@ -53,7 +53,8 @@ def _event_id(value: str | None) -> int | None:
 
 
 class Server:
-    """Serves in a daemon thread; `address` is the bound (host, port) (port 0 picks a free one)."""
+    """Bound when made, serving from `start` in daemon threads; `address` is the bound (host, port) (port 0: any
+    free one)."""
 
     def __init__(
         self,
@@ -94,10 +95,13 @@ class Server:
         return str(host), int(port)
 
     def start(self) -> None:
+        """Serve: the accept loop's thread and the lobby's (each admitted request then gets a thread of its own)."""
+        self._httpd.lobby.start()
         self._thread.start()
 
     def close(self) -> None:
-        self._httpd.shutdown()
+        if self._thread.is_alive():  # shutdown() waits for a loop that was never started, forever
+            self._httpd.shutdown()
         self._httpd.lobby.close()
         self._httpd.server_close()
 

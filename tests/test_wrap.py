@@ -21,6 +21,7 @@ SCRIPT = (
 def test_both_pipes_merge_into_one_source_with_a_long_line_cut() -> None:
     out, err = io.BytesIO(), io.BytesIO()
     command = Wrapped([sys.executable, "-c", SCRIPT], "cmd", out, err, clock=lambda: 12.5)
+    command.start()
     blocks = []
     while not command.finished:
         blocks += command.blocks(timeout=0.25)

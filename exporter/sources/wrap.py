@@ -40,11 +40,16 @@ class Wrapped:
         self._offset = offset
         self._offset_lock = threading.Lock()
         self._closed = 0  # pipes at end of file
-        self.process = subprocess.Popen(list(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self._argv, self._out, self._err = list(argv), stdout, stderr
+        self._readers: list[threading.Thread] = []
+
+    def start(self) -> None:
+        """Start the command and a reader thread for each of its pipes; raises OSError when it can't be run."""
+        self.process = subprocess.Popen(self._argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         assert self.process.stdout is not None and self.process.stderr is not None
         self._readers = [
-            threading.Thread(target=self._pump, args=(self.process.stdout, stdout), daemon=True, name="stdout"),
-            threading.Thread(target=self._pump, args=(self.process.stderr, stderr), daemon=True, name="stderr"),
+            threading.Thread(target=self._pump, args=(self.process.stdout, self._out), daemon=True, name="stdout"),
+            threading.Thread(target=self._pump, args=(self.process.stderr, self._err), daemon=True, name="stderr"),
         ]
         for reader in self._readers:
             reader.start()
@@ -67,7 +72,7 @@ class Wrapped:
 
     @property
     def finished(self) -> bool:
-        return self._closed == len(self._readers) and self._blocks.empty()
+        return self._closed == 2 and self._blocks.empty()  # both pipes at end of file, all handed on
 
     @property
     def offset(self) -> int:
