@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from exporter.config import Config, Live, Replay, Watch, Wrap
 from exporter.contract import to_json
+from exporter.documents import Documents
 from exporter.model import FAILED_STATES, Retry, Run
 from exporter.options import EXIT_CONFIG, EXIT_INPUT, EXIT_PORT, UserError, document_of, write_report
 from exporter.pipeline import Pipeline
@@ -76,6 +77,7 @@ class App:
             redactor=config.redactor,
             retention=live.retention,
         )
+        self.documents = Documents(self.pipeline)
         self.lag: dict[str, int] = {}  # bytes not read yet, by followed file (`watch` sets it after each poll)
         self.files: dict[str, int] = {}  # the tailer's counters (rotations, truncations)
         runs = LuigiCollector(
@@ -95,7 +97,7 @@ class App:
             self.server = Server(
                 live.host,
                 live.port,
-                self.pipeline,
+                self.documents,
                 self.metrics,
                 live.jaeger_url,
                 live.web,
@@ -181,7 +183,7 @@ def replay(config: Config, what: Replay) -> int:
     if not streamed and what.json:
         import json
 
-        document = document_of(pipeline, pipeline.documents())
+        document = document_of(pipeline, Documents(pipeline).all())
         # Indented for a person; for pipes and files what the streamed document is.
         sys.stdout.write((json.dumps(document, indent=1) if sys.stdout.isatty() else to_json(document)) + "\n")
         return 0
@@ -276,7 +278,7 @@ def run(config: Config, what: Wrap) -> int:
                     time.sleep(what.retry_delay)
                     app.pipeline.retry(source, Retry(failed["run_id"], retry, tasks))
                 code, offset, builds = _run_once(app, view, what.argv, source, out, err, offset)
-        runs = app.pipeline.every_document()  # those past retention too, from the store
+        runs = app.documents.every()  # those past retention too, from the store
         if what.report:
             write_report(what.report, document_of(app.pipeline, runs), app.live.jaeger_url)
         if what.pushgateway:
@@ -304,8 +306,8 @@ def _run_once(
     past its last line, and the documents of the builds its output made (past retention too, from the store)."""
     from exporter.sources.wrap import Wrapped
 
-    pipeline = app.pipeline
-    before = {r["run_id"] for r in pipeline.every_document()}
+    pipeline, documents = app.pipeline, app.documents
+    before = {r["run_id"] for r in documents.every()}
     command = Wrapped(argv, source, out, err, offset=offset)
     try:
         command.start()
@@ -317,13 +319,13 @@ def _run_once(
             pipeline.feed_blocks(command.source, blocks)
             pipeline.commit()
         if view is not None:
-            view.update(pipeline.documents(time.time()), time.time())
+            view.update(documents.all(time.time()), time.time())
     code = command.wait()
     pipeline.finish(command.source)
     pipeline.commit()
     if view is not None:
-        view.update(pipeline.documents(time.time()), time.time())
-    builds = [r for r in pipeline.every_document() if r["source"] == source and r["run_id"] not in before]
+        view.update(documents.all(time.time()), time.time())
+    builds = [r for r in documents.every() if r["source"] == source and r["run_id"] not in before]
     return code, command.offset, builds
 
 

@@ -19,8 +19,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from exporter.book import Book
-from exporter.contract import live_dict, run_dict, to_json
-from exporter.ids import trace_id
 from exporter.lines import Block, Line, Position
 from exporter.model import AttemptResult, Change, Retry, Run
 from exporter.parse import Parser
@@ -72,9 +70,6 @@ class Pipeline:
         self._base_ids: set[str] = set()
         self._positions: dict[str, Position] = {}  # the latest offset read of every followed file
         self._store_behind = False  # a store write failed: the next batch writes the whole model again
-        # The JSON of settled runs the model holds (`documents_json`), by id: each entry holds its run, whose id no
-        # other run can take while it does, and goes once the model no longer holds the run.
-        self._settled_json: dict[int, tuple[Run, str]] = {}
         self.lines_cut = 0
         self.read_errors = 0
         self.sink_errors: Counter[str] = Counter()
@@ -240,64 +235,9 @@ class Pipeline:
         with self.lock:
             return [run for stream in self._streams.values() for run in stream.book.runs]
 
-    def documents(self, now: float | None = None, run_id: str | None = None) -> list[dict]:
-        """Every run (or the one named) in the replay contract; given `now`, with the live fields (ETA, trace id)."""
-        with self.lock:
-            runs = [run for s in self._streams.values() for run in s.book.runs if run_id in (None, run.run_id)]
-            return [self._document(run, now) for run in runs]
-
-    def documents_json(self, now: float) -> list[str]:
-        """`documents(now)`, each as the JSON text `to_json` gives (/api/runs, polled by every open page). A settled
-        run's text is made once and kept while the model holds the run: no line to come changes it (`Book.settled`),
-        and an ended run has no ETA. The others' documents are encoded outside the lock."""
-        texts: list[str] = []
-        fresh: list[tuple[int, Run, bool, dict]] = []  # (place in texts, run, settled, its document) to encode
-        with self.lock:
-            kept, self._settled_json = self._settled_json, {}
-            for stream in self._streams.values():
-                for run in stream.book.runs:
-                    entry = kept.get(id(run))
-                    if entry is not None and entry[0] is run:
-                        self._settled_json[id(run)] = entry
-                        texts.append(entry[1])
-                    else:
-                        fresh.append((len(texts), run, stream.book.settled(run), self._document(run, now)))
-                        texts.append("")
-        for place, run, settled, document in fresh:
-            texts[place] = to_json(document)
-            if settled:
-                self._settled_json[id(run)] = (run, texts[place])
-        return texts
-
-    def _document(self, run: Run, now: float | None) -> dict:
-        if now is None or self.store is None:
-            return run_dict(run)
-        return live_dict(run, now, self.store.usual_durations(run.pipeline or ""))
-
-    def document(self, run_id: str, now: float) -> dict | None:
-        """One run in the live contract: from the model, else from the store (a finished run past retention, which
-        is ended: no ETA)."""
-        found = self.documents(now, run_id)
-        if found or self.store is None:
-            return next(iter(found), None)
-        stored = self.store.document(run_id)
-        if stored is None:
-            return None
-        return {**stored, "eta_s": None, "trace_id": f"{trace_id(stored['source'], run_id):032x}"}
-
-    def every_document(self) -> list[dict]:
-        """Every run read, in file order, those past retention from the store (`run`'s report and exit code)."""
-        with self.lock:
-            books = [s.book for s in self._streams.values()]
-            held = {run.run_id: run_dict(run) for book in books for run in book.runs}
-        out = []
-        for book in books:
-            for n in range(1, book.numbered + 1):
-                run_id = book.run_id(n)
-                document = held.get(run_id) or (self.store.document(run_id) if self.store is not None else None)
-                if document is not None:
-                    out.append(document)
-        return out
+    def books(self) -> list[Book]:
+        """Every source's book, in the order sources were first read (hold `lock` while reading them)."""
+        return [stream.book for stream in self._streams.values()]
 
     @property
     def lines_read(self) -> int:

@@ -52,7 +52,7 @@ class JsonRuns:
             self.write_json(to_json(run_dict(run)))
 
     def write_json(self, text: str) -> None:
-        """A run's document already in JSON (`Pipeline.documents_json`)."""
+        """A run's document already in JSON (`Documents.as_json`)."""
         self._out.write(("," if self.written else '{"runs":[') + text)
         self.written += 1
 

@@ -23,8 +23,8 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from exporter.contract import to_json
+from exporter.documents import Documents
 from exporter.lobby import Lobby, Prefixed
-from exporter.pipeline import Pipeline
 from exporter.replay import JsonRuns
 from exporter.sinks.changes import Changes
 from exporter.sinks.metrics import Exposition
@@ -60,7 +60,7 @@ class Server:
         self,
         host: str,
         port: int,
-        pipeline: Pipeline,
+        documents: Documents,
         metrics: Exposition,
         jaeger_url: str | None,
         web: WebConfig | None,
@@ -71,7 +71,7 @@ class Server:
     ) -> None:
         web = web or WebConfig()
         attrs = {
-            "pipeline": pipeline,
+            "documents": documents,
             "metrics": metrics,
             "jaeger_url": jaeger_url,
             "web": web,
@@ -186,7 +186,7 @@ class _HTTPServer(ThreadingHTTPServer):
 
 
 class _Handler(BaseHTTPRequestHandler):
-    pipeline: Pipeline
+    documents: Documents
     metrics: Exposition
     jaeger_url: str | None
     web: WebConfig
@@ -231,7 +231,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._page(unquote(path.removeprefix("/runs/")), "../" * (path.count("/") - 1))
         elif path.startswith("/api/runs/"):
             run_id = unquote(path.removeprefix("/api/runs/"))
-            run = self.pipeline.document(run_id, time.time())
+            run = self.documents.one(run_id, time.time())
             if run is None:
                 self._send(404, b'{"error": "no such run"}\n', "application/json")
             else:
@@ -245,11 +245,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(404, b"not found\n", "text/plain; charset=utf-8")
 
     def _runs_json(self, now: float) -> str:
-        p, body = self.pipeline, io.StringIO()
+        d, body = self.documents, io.StringIO()
         document = JsonRuns(body)
-        for text in p.documents_json(now):
+        for text in d.as_json(now):
             document.write_json(text)
-        document.end(p.lines_read, p.lines_unparsed)
+        document.end(d.lines_read, d.lines_unparsed)
         return body.getvalue()
 
     def _page(self, run_id: str | None, base: str) -> None:
@@ -258,12 +258,12 @@ class _Handler(BaseHTTPRequestHandler):
         if run_id is None:
             document = self._runs_json(now)
         else:
-            run = self.pipeline.document(run_id, now)
+            run = self.documents.one(run_id, now)
             if run is None:
                 self._send(404, b"no such run\n", "text/plain; charset=utf-8")
                 return
-            p = self.pipeline
-            document = to_json({"runs": [run], "lines_read": p.lines_read, "lines_unparsed": p.lines_unparsed})
+            d = self.documents
+            document = to_json({"runs": [run], "lines_read": d.lines_read, "lines_unparsed": d.lines_unparsed})
         head = to_json({"run_id": run_id, "now": now, "jaeger_url": self.jaeger_url})
         data = f'{head[:-1]},"document":{document.strip()}}}'
         page = resources.files("exporter.web").joinpath("index.html").read_text("utf-8")
@@ -278,7 +278,7 @@ class _Handler(BaseHTTPRequestHandler):
         each with the id of the change it shows; a client back with `Last-Event-ID` gets the run only if it changed
         since. A comment every 15 s keeps proxies from closing a quiet stream. The stream holds its connection's
         slot (of --http.max-connections) while it is open; the idle timeout is for reads, and it only writes."""
-        if self.pipeline.document(run_id, time.time()) is None:
+        if self.documents.one(run_id, time.time()) is None:
             self._send(404, b'{"error": "no such run"}\n', "application/json")
             return
         self.send_response(200)
@@ -296,7 +296,7 @@ class _Handler(BaseHTTPRequestHandler):
                 if latest is None:
                     self.wfile.write(b": still here\n\n")
                 else:
-                    run = self.pipeline.document(run_id, time.time())
+                    run = self.documents.one(run_id, time.time())
                     self.wfile.write(f"id: {latest}\ndata: {to_json(run)}\n\n".encode())
                     seen = latest
                 self.wfile.flush()

@@ -23,7 +23,9 @@ from typing import Any
 
 from exporter import __version__
 from exporter.contract import run_dict
+from exporter.documents import Documents
 from exporter.model import Change, Run
+from exporter.options import document_of
 from exporter.pipeline import Pipeline
 from exporter.redact import DEFAULT_NAMES, Redactor
 from exporter.replay import replay_into
@@ -46,7 +48,7 @@ def read_document(
     pipeline = Pipeline(tz=tz, expected_tasks=expected_tasks, redactor=Redactor([*DEFAULT_NAMES, *redact]))
     for path in files:
         replay_into(pipeline, path)
-    return {"runs": pipeline.documents(), "lines_read": pipeline.lines_read, "lines_unparsed": pipeline.lines_unparsed}
+    return document_of(pipeline, Documents(pipeline).all())
 
 
 def read(*paths: str, tz: tzinfo | None = None, expected_tasks: int | None = None) -> list[dict[str, Any]]:
@@ -111,7 +113,7 @@ class Follower:
 
     def runs(self) -> list[dict[str, Any]]:
         """Every run read so far, as it stands."""
-        return self._pipeline.documents()
+        return Documents(self._pipeline).all()
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         while not self._closed:

@@ -70,7 +70,7 @@ def test_app_starts_its_threads_in_start_and_serves_the_build(tmp_path: Path) ->
         host, port = app.server.address
         with urllib.request.urlopen(f"http://{host}:{port}/metrics", timeout=10) as response:
             body = response.read().decode()
-        (run,) = app.pipeline.documents()
+        (run,) = app.documents.all()
         assert run["status"] == "failed"
         labels = f'pipeline="{run["pipeline"]}"'
         assert run["tasks_failed"] >= 1

@@ -9,6 +9,7 @@ import pytest
 from conftest import replay, run_pipeline
 from truth import assert_run_matches, load
 
+from exporter.documents import Documents
 from exporter.lines import Line
 from exporter.pipeline import Pipeline
 
@@ -35,5 +36,5 @@ def test_a_repr_continued_line_by_line_reads_as_whole(tmp_path: Path, capsys: py
         offset += len(text.encode()) + 1
         pipeline.feed(str(log), [Line(str(log), offset, text)])
     pipeline.finish(str(log))
-    (document,) = pipeline.documents()
+    (document,) = Documents(pipeline).all()
     assert {t["task_id"]: t for t in document["tasks"]} == {t["task_id"]: t for t in whole["tasks"]}

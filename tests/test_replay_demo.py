@@ -12,6 +12,7 @@ from truth import assert_run_matches, load
 from exporter.cli import main
 from exporter.contract import run_dict, to_json
 from exporter.demo.copies import unique_workers
+from exporter.documents import Documents
 from exporter.lines import Line
 from exporter.pipeline import Pipeline
 from exporter.replay import replay_file, replay_into
@@ -125,7 +126,7 @@ def test_replay_json_streams_the_document_the_whole_model_gives(
 
     whole = [replay_file(str(path)) for path in (log, second)]
     document = {
-        "runs": [run for p in whole for run in p.documents()],
+        "runs": [run for p in whole for run in Documents(p).all()],
         "lines_read": sum(p.lines_read for p in whole),
         "lines_unparsed": sum(p.lines_unparsed for p in whole),
     }
@@ -141,7 +142,7 @@ def test_replay_json_streams_the_document_the_whole_model_gives(
         held.append(len(pipeline.runs()))
 
     replay_into(pipeline, str(log), settled)
-    assert written == whole[0].documents()
+    assert written == Documents(whole[0]).all()
     assert pipeline.runs() == []
     assert max(held) < len(written) // 2  # the model never held the file's runs at once
 
@@ -169,10 +170,11 @@ def test_api_runs_makes_a_settled_runs_document_once_and_only_a_settled_ones(dua
     marks = [i for i, line in enumerate(lines) if line.text == "===== Luigi Execution Summary ====="]
     store = Store(None)
     pipeline, now = Pipeline(store), 2e9
+    documents = Documents(pipeline)
 
     def served() -> list[dict]:
-        texts = pipeline.documents_json(now)
-        assert [json.loads(text) for text in texts] == pipeline.documents(now)
+        texts = documents.as_json(now)
+        assert [json.loads(text) for text in texts] == documents.all(now)
         return texts
 
     try:
