@@ -104,8 +104,9 @@ def test_prometheus_sees_luigis_figures_through_a_restart(tmp_path: Path, promet
         _wait_value(prom, f'luigi_run_info{{{second},status="succeeded"}}')
         _wait_value(prom, f'luigi_run_info{{{first},status="failed"}}')
         time.sleep(1.5)  # one more scrape, so every series has its final value
-        # increase() (the Pipelines table's usual duration) needs two samples of the series the second run made.
-        _wait_value(prom, 'count_over_time(luigi_pipeline_run_duration_seconds_count{status="succeeded"}[1m]) >= 2')
+        # increase() (the Pipelines table's usual duration) needs two samples of the series the second run made by
+        # the range query's last step, which falls up to a step (1 s) before its end: three samples by now.
+        _wait_value(prom, 'count_over_time(luigi_pipeline_run_duration_seconds_count{status="succeeded"}[1m]) >= 3')
 
         want = _expected(tmp_path / "first.jsonl")
         assert _value(prom, f"luigi_run_tasks_scheduled{{{first}}}") == want["scheduled"] == 61
