@@ -13,6 +13,7 @@ import re
 import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from benchmarks.common import EXPORTER, Timed, run_timed
@@ -23,6 +24,7 @@ from exporter.taskid import task_id_str
 __all__ = ["SHAPES", "Shape", "measure", "rows"]
 
 _RECORD = re.compile(rb"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", re.M)  # a record's first line: the demo's format
+_TIME = "%Y-%m-%d %H:%M:%S"
 
 
 @dataclass(frozen=True)
@@ -83,12 +85,22 @@ def _records(blob: bytes) -> list[bytes]:
     return [blob[a:b] for a, b in zip(starts, [*starts[1:], len(blob)], strict=True)]
 
 
+def _shifted(blob: bytes, seconds: int) -> bytes:
+    """A build's log as it would read had it started `seconds` later: every record's time moved on."""
+
+    def later(m: re.Match[bytes]) -> bytes:
+        return (datetime.strptime(m[0].decode(), _TIME) + timedelta(seconds=seconds)).strftime(_TIME).encode()
+
+    return _RECORD.sub(later, blob)
+
+
 def _interleaved(copies: BuildCopies, _build: bytes, n: int) -> bytes:
     """n builds written 8 at a time into one file, a record of each in turn (one write() each, as concurrent
-    processes appending with O_APPEND do)."""
+    processes appending with O_APPEND do), each started a second after the one before: copies of one build share
+    its times, and builds starting in the same instant would read as one build's lines echoed by a second handler."""
     out = []
     for group in range(n // 8):
-        streams = [_records(copies.copy(group * 8 + k)) for k in range(8)]
+        streams = [_records(_shifted(copies.copy(group * 8 + k), k)) for k in range(8)]
         for turn in range(max(map(len, streams))):
             out += [stream[turn] for stream in streams if turn < len(stream)]
     return b"".join(out)
