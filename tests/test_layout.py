@@ -1,0 +1,53 @@
+"""The house rules a newcomer reads in the README hold in the code: the module map names every module and only
+those, and data flows one way (the parser and the model know nothing of sinks,
+Prometheus or OpenTelemetry; sinks never import the wiring above them)."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).parent.parent
+PACKAGE = ROOT / "exporter"
+
+
+def _modules() -> list[Path]:
+    return sorted(p for p in PACKAGE.rglob("*.py") if "__pycache__" not in p.parts)
+
+
+def _named(path: Path) -> str:
+    """How the map names a module: its path, the demo package as one entry (it is the demo, not the exporter)."""
+    relative = path.relative_to(ROOT).as_posix()
+    return "exporter/demo/" if relative.startswith("exporter/demo/") else relative
+
+
+def _imports(path: Path) -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+    return found
+
+
+def test_the_readme_module_map_names_every_module_and_only_those() -> None:
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("<!-- modules:start -->", 1)[1].split("<!-- modules:end -->", 1)[0]
+    mapped = set(re.findall(r"^(exporter/\S+)", block, flags=re.MULTILINE))
+    # A package's __init__ is mapped when it holds code (the Sink protocol), not a docstring or a version only.
+    thin = {p for p in _modules() if p.name in ("__init__.py", "__main__.py") and len(p.read_text().splitlines()) < 10}
+    actual = {_named(p) for p in _modules() if p not in thin}
+    assert mapped == actual, f"missing from the map: {actual - mapped}; in the map, not in the code: {mapped - actual}"
+
+
+def test_data_flows_one_way() -> None:
+    outward = ("prometheus_client", "opentelemetry", "exporter.sinks", "exporter.pipeline", "exporter.app")
+    for core in ("parse.py", "model.py", "events.py", "routing.py", "book.py", "taskid.py", "lines.py"):
+        imports = _imports(PACKAGE / core)
+        assert not [i for i in imports if i.startswith(outward)], core
+    assert not [i for i in _imports(PACKAGE / "parse.py") if i.startswith(("exporter.model", "exporter.book"))]
+    for sink in (PACKAGE / "sinks").glob("*.py"):
+        wiring = ("exporter.pipeline", "exporter.app", "exporter.cli", "exporter.server", "exporter.sources")
+        assert not [i for i in _imports(sink) if i.startswith(wiring)], sink.name
