@@ -29,8 +29,9 @@ from prometheus_client.samples import Exemplar
 from exporter import __version__
 from exporter.model import FAILED_RESULTS, Run
 from exporter.retention import Retention, retained
+from exporter.sinks.family_stats import DURATION_BUCKETS, FamilyStats
 from exporter.sinks.run_families import SERIES_PER_RUN, Figures, pipeline_metrics, run_metrics
-from exporter.sinks.store import DURATION_BUCKETS, FamilyStats, Store
+from exporter.sinks.store import Store
 
 __all__ = ["SERIES_PER_RUN", "Exposition", "FamilyCollector", "LuigiCollector"]
 

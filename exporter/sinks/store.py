@@ -12,10 +12,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import tempfile
-import threading
-import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
@@ -23,40 +20,10 @@ from exporter.contract import run_counts, run_dict, to_json
 from exporter.ids import trace_id
 from exporter.lines import Position
 from exporter.model import FAILED_RESULTS, Attempt, AttemptResult, Change, Run, Task, TaskState, task_error
+from exporter.sinks import database
+from exporter.sinks.family_stats import FamilyCounters, FamilyStats
 
-__all__ = ["DURATION_BUCKETS", "FamilyStats", "RunTotals", "Store"]
-
-# Seconds; fit for tasks from 0.1 s to 30 min (PlanExe's LLM calls take from under a second to about a minute).
-DURATION_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0)
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    run_id TEXT PRIMARY KEY, source TEXT NOT NULL, pipeline TEXT, status TEXT NOT NULL,
-    started_at REAL, ended_at REAL, tasks_total INTEGER, tasks_completed INTEGER, tasks_failed INTEGER,
-    document TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS runs_by_status ON runs (status, pipeline, ended_at, started_at);
-CREATE TABLE IF NOT EXISTS tasks (
-    run_id TEXT NOT NULL, task_id TEXT NOT NULL, family TEXT NOT NULL, state TEXT NOT NULL, attempts INTEGER,
-    started_at REAL, ended_at REAL, error TEXT, PRIMARY KEY (run_id, task_id)
-);
-CREATE TABLE IF NOT EXISTS task_events (
-    id INTEGER PRIMARY KEY, run_id TEXT NOT NULL, task_id TEXT NOT NULL, family TEXT NOT NULL, event TEXT NOT NULL,
-    attempt INTEGER NOT NULL, time REAL, worker_pid INTEGER, error TEXT, UNIQUE (run_id, task_id, attempt, event)
-);
-CREATE TABLE IF NOT EXISTS sources (
-    path TEXT PRIMARY KEY, identity TEXT NOT NULL, fingerprint TEXT NOT NULL, offset INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS outbox (
-    id INTEGER PRIMARY KEY, span_key TEXT NOT NULL UNIQUE, payload BLOB NOT NULL, created REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS family_stats (
-    pipeline TEXT NOT NULL, family TEXT NOT NULL, result TEXT NOT NULL, attempts INTEGER NOT NULL,
-    duration_sum REAL NOT NULL, buckets TEXT NOT NULL, exemplar TEXT, retries INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY (pipeline, family, result)
-);
-"""
+__all__ = ["RunTotals", "Store"]
 
 # A task's state that is news without an attempt: written once as an event of attempt 0.
 _STATE_EVENTS = {
@@ -78,17 +45,6 @@ class RunTotals(NamedTuple):
     last_end: float | None
 
 
-@dataclass
-class FamilyStats:
-    """Counters of one (pipeline, family, result): they survive restarts because they live in the store."""
-
-    attempts: int = 0
-    duration_sum: float = 0.0
-    buckets: list[int] = field(default_factory=lambda: [0] * len(DURATION_BUCKETS))  # not cumulative
-    exemplar: tuple[str, float, float] | None = None  # (trace id, duration, time) of the latest attempt
-    retries: int = 0
-
-
 class Store:
     """One SQLite database; written by the pipeline thread only, its counters read by any thread via `stats()`.
 
@@ -104,11 +60,8 @@ class Store:
         self.path = Path(self._scratch.name) / "store.sqlite" if self._scratch else path
         self._db = self.connect()
         try:
-            self._db.executescript(_SCHEMA)
-            self._lock = threading.Lock()
-            self._stats = self._load_stats()
-            self._stats_version = 0
-            self._usual: dict[str, tuple[int, dict[str, float]]] = {}  # pipeline -> (counters' version, durations)
+            self._db.executescript(database.SCHEMA)
+            self._counters = FamilyCounters(self._db)
         except BaseException:
             self._db.close()  # closed now, not when the traceback goes: see `open_or_rebuild`
             raise
@@ -125,46 +78,30 @@ class Store:
         """The store at `path`; a corrupt one is moved aside and a new one started, which the logs then fill again
         from byte 0 (it has no positions). Returns the store and, when that happened, one line saying so.
 
-        Corrupt means SQLite says so (SQLITE_CORRUPT or SQLITE_NOTADB: exactly `sqlite3.DatabaseError`, not one of
-        its subclasses, which are locks, I/O, permissions: problems to report, not reasons to start over) or
-        `PRAGMA quick_check` finds damage. The file goes with its WAL and index to `NAME.corrupt-<timestamp>`: kept
-        for a post-mortem, and its WAL must not be applied to the new database of the same name.
+        Corrupt means SQLite says so when it opens the file or `PRAGMA quick_check` finds damage
+        (`exporter.sinks.database`); the file goes aside with its WAL.
         """
         try:
             store = cls(path)  # closes its connection before it raises
         except sqlite3.DatabaseError as err:
-            if type(err) is not sqlite3.DatabaseError or path is None:
+            if not database.is_corrupt(err) or path is None:
                 raise
             why = str(err)
         else:
             try:
-                problems = [row[0] for row in store._db.execute("PRAGMA quick_check")]
-            except sqlite3.DatabaseError as err:
-                if type(err) is not sqlite3.DatabaseError:
-                    store.close()
-                    raise
-                problems = [str(err)]
-            if problems == ["ok"] or path is None:
+                why = database.damage(store._db)
+            except BaseException:
+                store.close()
+                raise
+            if why is None or path is None:
                 return store, None
             store.close()
-            why = problems[0]
-        aside = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
-        for suffix in ("", "-wal", "-shm"):
-            source = Path(f"{path}{suffix}")
-            if source.exists():
-                source.rename(f"{aside}{suffix}")
+        aside = database.move_aside(path)
         return cls(path), f"{path} was corrupt ({' '.join(why.split())}): moved aside to {aside}"
 
     def connect(self) -> sqlite3.Connection:
         """A new connection to this store, for a thread of its own (WAL: readers never wait for the writer)."""
-        db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False, timeout=10)
-        try:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a killed process loses no committed transaction
-        except BaseException:
-            db.close()
-            raise
-        return db
+        return database.connect(self.path)
 
     # -- reading -------------------------------------------------------------------------------------------
 
@@ -175,32 +112,16 @@ class Store:
     @property
     def stats_version(self) -> int:
         """Changes whenever the per-family counters do (a cache of what `stats` gives is valid while it holds)."""
-        return self._stats_version
+        return self._counters.version
 
     def stats(self) -> dict[tuple[str, str, str], FamilyStats]:
         """A copy of the per-family counters, keyed by (pipeline, family, result)."""
-        with self._lock:
-            return {
-                key: FamilyStats(s.attempts, s.duration_sum, list(s.buckets), s.exemplar, s.retries)
-                for key, s in self._stats.items()
-            }
+        return self._counters.copy()
 
     def usual_durations(self, pipeline: str) -> Mapping[str, float]:
-        """Mean duration of each family's successful attempts in this pipeline, over every run stored (for ETAs).
-
-        Asked for every run a scrape or a page shows: computed again only when the counters have changed since
-        (a scan of every family's counters), and shared, so not to be changed by the caller."""
-        with self._lock:
-            cached = self._usual.get(pipeline)
-            if cached is not None and cached[0] == self._stats_version:
-                return cached[1]
-            usual = {
-                family: s.duration_sum / s.attempts
-                for (p, family, result), s in self._stats.items()
-                if p == pipeline and result == "success" and s.attempts
-            }
-            self._usual[pipeline] = (self._stats_version, usual)
-            return usual
+        """Mean duration of each family's successful attempts in this pipeline, over every run stored (for ETAs):
+        shared, not to be changed by the caller."""
+        return self._counters.usual_durations(pipeline)
 
     def documents(self) -> list[dict]:
         """Every stored run in the replay contract, oldest first (for `status` and `report` without a sidecar)."""
@@ -304,9 +225,7 @@ class Store:
             if self._db.in_transaction:
                 self._db.execute("ROLLBACK")
         finally:
-            with self._lock:
-                self._stats = self._load_stats()
-                self._stats_version += 1
+            self._counters.reload(self._db)
 
     def close(self) -> None:
         self.rollback()
@@ -360,36 +279,11 @@ class Store:
         """Count an attempt that ended with `result` (or a retry), and its duration; `counted`: it was counted when
         its end had no time yet, and only the duration, known now, is added."""
         key = (run.pipeline or "", task.family, "" if result == "retries" else result)
-        with self._lock:
-            self._stats_version += 1
-            stats = self._stats.setdefault(key, FamilyStats())
-            if result == "retries":
-                stats.retries += 1
-            else:
-                stats.attempts += 0 if counted else 1
-                duration = attempt.duration_s
-                if duration is not None:
-                    stats.duration_sum += duration
-                    index = next((i for i, le in enumerate(DURATION_BUCKETS) if duration <= le), None)
-                    if index is not None:
-                        stats.buckets[index] += 1
-                    trace = f"{trace_id(run.source, run.run_id):032x}"
-                    stats.exemplar = (trace, duration, attempt.ended_at or 0.0)
-            row = (
-                key[0],
-                key[1],
-                key[2],
-                stats.attempts,
-                stats.duration_sum,
-                json.dumps(stats.buckets),
-                json.dumps(stats.exemplar) if stats.exemplar else None,
-                stats.retries,
-            )
-        self._db.execute(
-            "INSERT OR REPLACE INTO family_stats (pipeline, family, result, attempts, duration_sum, buckets, exemplar,"
-            " retries) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            row,
-        )
+        duration = None if result == "retries" else attempt.duration_s
+        exemplar = None
+        if duration is not None:
+            exemplar = (f"{trace_id(run.source, run.run_id):032x}", duration, attempt.ended_at or 0.0)
+        self._counters.count(self._db, key, duration, exemplar, counted)
 
     def _task_row(self, run: Run, task: Task) -> None:
         last = task.last_attempt
@@ -429,15 +323,6 @@ class Store:
                 to_json(run_dict(run)),
             ),
         )
-
-    def _load_stats(self) -> dict[tuple[str, str, str], FamilyStats]:
-        stats = {}
-        for row in self._db.execute(
-            "SELECT pipeline, family, result, attempts, duration_sum, buckets, exemplar, retries FROM family_stats"
-        ):
-            exemplar = tuple(json.loads(row[6])) if row[6] else None
-            stats[(row[0], row[1], row[2])] = FamilyStats(row[3], row[4], json.loads(row[5]), exemplar, row[7])
-        return stats
 
 
 def _retries(run: Run, task: Task, attempt: Attempt) -> bool:
