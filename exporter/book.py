@@ -26,10 +26,12 @@ from exporter.events import (
     TimedOut,
     WorkerStopped,
 )
-from exporter.model import Attempt, AttemptResult, Change, Run, Task, TaskState
+from exporter.model import Attempt, AttemptResult, Change, Run, Task
 from exporter.redact import Redactor
+from exporter.resolve import TaskResolver
 from exporter.routing import Router
-from exporter.taskid import family_of_id, parse_repr, task_id_str
+from exporter.taskid import parse_repr
+from exporter.upstream import mark_upstream_failed
 
 __all__ = ["Book"]
 
@@ -49,7 +51,7 @@ class Book:
         self.base_id = base_id
         self.expected_tasks = expected_tasks
         self.router = Router(source, base_id, expected_tasks)
-        self._stopped: list[Run] = []  # runs whose worker said "was stopped", awaiting their summary, oldest first
+        self.tasks = TaskResolver(self.redactor, self.router)
         # Where the traceback that follows a failure line belongs: an attempt, or the run's last scheduling error.
         self._detail_target: tuple[Run, Task | None, Attempt | None] | None = None
         self._last_summary: Summary | None = None
@@ -86,10 +88,7 @@ class Book:
         A dropped run takes no more lines: a worker line of its worker after its summary (Luigi writes none) goes to
         another build, and a summary's copy no longer gives it a time; the builds still open are routed as before.
         """
-        runs = list(runs)
         self.router.drop(runs)
-        gone = {id(run) for run in runs}
-        self._stopped = [run for run in self._stopped if id(run) not in gone]
 
     def take_settled(self) -> list[Run]:
         """The settled runs at the front (file order), dropped: replay writes them and need not hold them."""
@@ -141,8 +140,6 @@ class Book:
         for run in runs:
             run.finished = True
             self.router.close(run)
-            if run in self._stopped:
-                self._stopped.remove(run)
             changes.append(Change(run, ended=True))
         return changes
 
@@ -150,59 +147,10 @@ class Book:
         run._touch(time)
         self.router.seen(run)
 
-    def _task(self, run: Run, task_id: str) -> Task:
-        """The task of an id from a scheduler-side line; a new id takes family and params from a Checking repr."""
-        task = run.tasks.get(task_id)
-        if task is None:
-            family, params = run.index.describe(task_id) or (family_of_id(task_id, run.index.families()), {})
-            task = self._add(run, task_id, family, params)
-        return task
-
-    def _add(self, run: Run, key: str, family: str, params: dict[str, str]) -> Task:
-        task = run.tasks[key] = Task(key, family)
-        run.family_tasks.setdefault(family, []).append(task)
-        self._describe(task, family, params)
-        run.index.add_id(key)
-        self.router.holds(run, key)
-        return task
-
-    def _describe(self, task: Task, family: str, params: dict[str, str]) -> None:
-        """Family and params of a task, credentials redacted in them and in the id shown."""
-        task.params, task.task_id = self.redactor.task(task.key, family, params)
-
-    def _resolve(self, run: Run, repr_text: str) -> Task:
-        """The task a worker line's repr names: by Luigi's id recomputed, else the one task of its family."""
-        found = run.index.find(repr_text, run.tasks)
-        if found is not None:
-            task = run.tasks[found[0]]
-            if not task.params:
-                family = run.index.parse(repr_text).family
-                if family != task.family:
-                    run.family_tasks[task.family].remove(task)
-                    run.family_tasks.setdefault(family, []).append(task)
-                    task.family = family
-                self._describe(task, family, found[1])
-            return task
-        parsed = run.index.parse(repr_text)
-        if not parsed.params:  # not read: its task shows none of it, and nothing else may show its secrets
-            self.redactor.learn_repr(repr_text)
-        same_family = run.family_tasks.get(parsed.family, ())
-        if len(same_family) == 1:
-            return same_family[0]
-        # A batch of pending tasks (Luigi never schedules it), or not scheduled in this log (its start was not
-        # captured): a task of its own, under the computed id.
-        task_id = task_id_str(parsed.family, parsed.params)
-        task = run.tasks.get(task_id)
-        if task is None:
-            members = _batch_members(run, parsed.family, parsed.params)
-            task = self._add(run, task_id, parsed.family, parsed.params)
-            task.members = members
-        return task
-
     def _informed(self, event: Informed) -> Sequence[Change]:
         run = self.router.for_informed(event.task_id, event.status)
         self._touch(run, event.time)
-        task = self._task(run, event.task_id)
+        task = self.tasks.by_id(run, event.task_id)
         if event.status in ("DONE", "FAILED"):
             self.router.informed(run, event.task_id)
         if event.status == "FAILED" and not run.scheduling:
@@ -248,7 +196,7 @@ class Book:
     def _worker_task(self, event: TaskStarted | TaskDone | TaskFailed | TaskNewRequirements) -> Sequence[Change]:
         run = self.router.for_worker(event.worker, lambda r: r.index.find(event.repr, r.tasks) is not None)
         self._touch(run, event.time)
-        task = self._resolve(run, event.repr)
+        task = self.tasks.by_repr(run, event.repr)
         attempt = task.last_attempt
         result = _RESULT_OF[event.__class__]
         started = result is AttemptResult.RUNNING  # a `running` line (TaskStarted)
@@ -327,7 +275,7 @@ class Book:
         self._touch(run, event.time)
         if isinstance(event, MissingData):
             # worker.py logs the warning just before it informs the scheduler of the task (PENDING, not runnable).
-            task = self._resolve(run, event.repr)
+            task = self.tasks.by_repr(run, event.repr)
             task.missing_input = True
             return [Change(run, task)] if self.tells else _UNTOLD
         # complete() or deps() raised, or the scheduler could not be reached: Luigi then informs UNKNOWN (or
@@ -364,19 +312,8 @@ class Book:
         run = self.router.for_worker(event.worker, lambda r: False)
         self._touch(run, event.time)
         run.stopped = True
-        if run not in self._stopped:
-            self._stopped.append(run)
+        self.router.stopped(run)
         return [Change(run)] if self.tells else _UNTOLD
-
-    def _summary_run(self, summary: Summary) -> Run | None:
-        """The run a summary ends: Luigi writes it right after its worker stopped, so a run whose worker stopped;
-        of several (builds ending at once in one file), the one whose shared params the summary's lists name most,
-        else the first to stop."""
-        stopped = [run for run in self._stopped if run.summary is None]
-        if len(stopped) <= 1:
-            return next(iter(stopped), None)
-        listed = "\n".join(line for _, lines in summary.families for line in lines)
-        return max(stopped, key=lambda run: sum(f"{k}={v}" in listed for k, v in self.router.signature(run)))
 
     def _summary(self, event: Summary) -> Sequence[Change]:
         if self._last_summary == event:
@@ -389,40 +326,17 @@ class Book:
                     changes.append(Change(run, ended=True))  # sinks that read the first in an earlier batch
             return changes
         self._last_summary = event
-        run = self._summary_run(event) or self.router.last_open() or self.router.new_run()
-        if run in self._stopped:
-            self._stopped.remove(run)
+        run = self.router.for_summary(event)
         run.summary = event
         self.router.scheduled(run)
         run.ended_at = event.time
         self._touch(run, event.time)
-        _settle_pending(run, event)
+        mark_upstream_failed(run, event)
         # Builds this one has gone past without a line of theirs were killed before it began: none will end them.
         changes = self._conclude(self.router.gone_past(run)) if run.tasks else []
         self.router.close(run)
         changes.append(Change(run, ended=True))
         return changes if self.tells else _UNTOLD
-
-
-# How a `batch_method` joins its members' values (",".join, the documented one, first).
-_BATCH_SEPARATORS = (",", ", ", ";", " ", "|", "+", ":", "\n", "-", "_")
-
-
-def _batch_members(run: Run, family: str, params: dict[str, str]) -> list[Task]:
-    """The pending tasks a repr of no known task runs as a batch: Luigi logs no member ids, so they are the tasks
-    whose params equal the batch's but in one, whose value the batch's joins (`batch_method=",".join`). A batch method
-    that does not join (max, min) names one member's value: that member is the task, and the others stay pending."""
-    if len(run.family_tasks.get(family, ())) < 2:
-        return []
-    for name, value in params.items():
-        for separator in _BATCH_SEPARATORS:
-            parts = value.split(separator)
-            if len(parts) < 2:
-                continue
-            members = [run.tasks.get(run.index.id_for(family, {**params, name: part})) for part in parts]
-            if all(m is not None and not m.attempts and not m.members for m in members):
-                return members  # type: ignore[return-value]
-    return []
 
 
 _RESULT_OF = {
@@ -431,34 +345,6 @@ _RESULT_OF = {
     TaskFailed: AttemptResult.FAILURE,
     TaskNewRequirements: AttemptResult.NEW_REQUIREMENTS,
 }
-
-
-def _settle_pending(run: Run, summary: Summary) -> None:
-    """Name the tasks Luigi left pending "had failed dependencies" (never logged per task, only counted).
-
-    When the count equals the pending tasks, all of them; otherwise the families the summary lists under that
-    category, then, if its list was cut (`...`), the remaining pending tasks not listed under another category.
-    """
-    wanted = summary.count("upstream_failure")
-    if wanted == 0:
-        return
-    pending = [t for t in run.tasks.values() if t.state is TaskState.PENDING]
-    if len(pending) <= wanted:
-        chosen: Iterable[Task] = pending
-    else:
-        listed = {line.split("(", 1)[0] for line in summary.listed("upstream_failure")}
-        elsewhere = {
-            line.split("(", 1)[0]
-            for category, lines in summary.families
-            if category not in ("upstream_failure", "still_pending")
-            for line in lines
-        }
-        first = [t for t in pending if t.family in listed]
-        rest = [t for t in pending if t.family not in listed and t.family not in elsewhere]
-        truncated = "upstream_failure" in summary.truncated
-        chosen = (first + (rest if truncated else []))[:wanted]
-    for task in chosen:
-        task.upstream_failed = True
 
 
 _UNTOLD: Sequence[Change] = ()  # what `apply` returns when it tells nobody

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 
+from exporter.events import Summary
 from exporter.model import Retry, Run, TaskState
 
 __all__ = ["Router"]
@@ -44,6 +45,7 @@ class Router:
         # every Checking repr of each shares (its signature).
         self._signature: dict[int, frozenset[tuple[str, str]]] = {}
         self._done_scheduling: list[Run] = []  # runs that said `Done scheduling tasks`, awaiting `Running Worker`
+        self._stopped: list[Run] = []  # runs whose worker said "was stopped", awaiting their summary, oldest first
         # Builds that announced themselves (`BuildStarting`) and have written no Checking line yet: the events they
         # came at, forgotten after _STARTING_EVENTS (a build that scheduled nothing must not split a later one).
         self._starting: deque[int] = deque()
@@ -82,6 +84,8 @@ class Router:
 
     def close(self, run: Run) -> None:
         """`run` has ended (its summary, or concluded): it leaves every index and takes no more scheduler lines."""
+        if run in self._stopped:  # a run ended already may have been stopped by a late line of its worker
+            self._stopped.remove(run)
         key = id(run)
         if self._open.pop(key, None) is None:
             return
@@ -142,6 +146,11 @@ class Router:
         if task_id in run.awaiting:
             run.awaiting.discard(task_id)
             _remove(self._awaiting, task_id, run)
+
+    def stopped(self, run: Run) -> None:
+        """`run`'s worker stopped: the summary Luigi writes next is the run's (`for_summary`)."""
+        if run not in self._stopped:
+            self._stopped.append(run)
 
     def starting(self) -> None:
         """A build announced itself (Luigi set up its logging): its first Checking line starts a run of its own."""
@@ -230,6 +239,16 @@ class Router:
             if ending and task.state is TaskState.PENDING:
                 return run  # a multiprocess build whose children's lines were lost (spawn start method)
         return self.new_run()
+
+    def for_summary(self, summary: Summary) -> Run:
+        """The run a summary ends: Luigi writes it right after its worker stopped, so a run whose worker stopped;
+        of several (builds ending at once in one file), the one whose shared params the summary's lists name most,
+        else the first to stop; else the latest open run (a log cut before the worker's line), else a new one."""
+        stopped = [run for run in self._stopped if run.summary is None]
+        if len(stopped) > 1:
+            listed = "\n".join(line for _, lines in summary.families for line in lines)
+            return max(stopped, key=lambda run: sum(f"{k}={v}" in listed for k, v in self.signature(run)))
+        return next(iter(stopped), None) or self.last_open() or self.new_run()
 
     def for_checking(self, repr_text: str, params: dict[str, str]) -> Run:
         run = self._scheduling_for(frozenset(params.items())) if self._scheduling else None
