@@ -20,12 +20,11 @@ MAX_LINE_BYTES is cut to that length while the rest is read and discarded. The h
 - SIGHUP (`reopen`): at the next poll, after reading what each object has, every descriptor is closed and its
   path opened again as after a restart: the same object continues at its offset (a held partial line is read again
   from there, once), another one is a rotation.
-- Latency (`wait`): watchdog (inotify) watches the glob-free directory of each pattern, recursively when the
-  directory part has globs, or the nearest existing ancestor until that directory appears. Its thread only sets an
-  Event; with no watch (network filesystems, inotify exhausted) `wait` simply sleeps its timeout.
+- Latency (`wait`): a `Watcher` (`exporter.sources.watch`, inotify) wakes it when a pattern's directory changes;
+  with no watch (network filesystems, inotify exhausted) `wait` simply sleeps its timeout.
 - Idle cost (`poll`): while every pattern is watched, a poll no event asked for does nothing, except every
   _UNPROMPTED_POLL_S, as a safety net for changes inotify cannot see; without watches every poll reads, globs and
-  stats everything (100 idle run directories cost 1.7% of a core at 4 polls a second).
+  stats everything, a cost that grows with the idle run directories followed.
 """
 
 from __future__ import annotations
@@ -36,40 +35,23 @@ import hashlib
 import itertools
 import os
 import stat
-import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from fnmatch import fnmatch
-from pathlib import Path
-
-from watchdog import events
-from watchdog.observers import Observer
-from watchdog.observers.api import BaseObserver, ObservedWatch
 
 from exporter.lines import Block, Line, Position
 from exporter.sources.files import LineSplitter
+from exporter.sources.watch import Watcher
 
 __all__ = ["FINGERPRINT_BYTES", "Batch", "Tailer", "still_same"]
 
 FINGERPRINT_BYTES = 1024
 _CHUNK = 1 << 16
 # At most this much of one file per poll, bounding a catch-up batch; wait() returns at once while more is left.
-# A batch's lines, changes and store transaction are held until its commit: at 8 MiB (~100 builds of a big log)
-# that was ~30 MiB of RSS during a catch-up, and the model's lock was held for seconds.
+# A batch's lines, changes and store transaction are held until its commit, and the model's lock while it is
+# applied: the bound keeps a catch-up's memory small and a scrape's wait short.
 _POLL_BYTES = 1 << 20
 _UNPROMPTED_POLL_S = 5.0
-# Our own reads (open, close-nowrite) must not wake us; directory modifications are covered by the file events.
-_WAKE_EVENTS: list[type[events.FileSystemEvent]] = [
-    events.FileCreatedEvent,
-    events.FileModifiedEvent,
-    events.FileAttribEvent,
-    events.FileMovedEvent,
-    events.FileDeletedEvent,
-    events.DirCreatedEvent,
-    events.DirMovedEvent,
-    events.DirDeletedEvent,
-]
 
 
 @dataclass(frozen=True)
@@ -107,19 +89,6 @@ class _File:
         return Position(self.path, self.identity, _fingerprint(self.prefix), self.offset)
 
 
-class _Wake(events.FileSystemEventHandler):
-    """Runs on watchdog's thread: sets the Event for new directories and for paths a pattern may match."""
-
-    def __init__(self, patterns: list[str], event: threading.Event) -> None:
-        self._patterns = [os.path.abspath(p) for p in patterns]
-        self._event = event
-
-    def on_any_event(self, event: events.FileSystemEvent) -> None:
-        paths = [os.fsdecode(p) for p in (event.src_path, event.dest_path) if p]
-        if event.is_directory or any(fnmatch(p, pattern) for p in paths for pattern in self._patterns):
-            self._event.set()
-
-
 class Tailer:
     """Follows every file matching `patterns`, from one thread: `poll()` never blocks, `wait()` is the only sleep."""
 
@@ -141,26 +110,18 @@ class Tailer:
         self._counts = dict.fromkeys(("truncations", "rotations", "read_errors", "lines_cut"), 0)
         self._reopen = False  # set by `reopen()`, perhaps in a signal handler; done by the next `poll()`
         self.reopened = 0  # how many times every descriptor was let go of and opened again
-        self._wake = threading.Event()
+        self._watcher = Watcher(self._patterns, use_inotify)
+        self._wake = self._watcher.wake
         self._woken = True  # an event (or unread data) since the last full poll: the next one must look
         self._polled_at = 0.0  # monotonic time of the last full poll
-        self._handler = _Wake(self._patterns, self._wake)
-        self._watches: dict[tuple[str, bool], tuple[ObservedWatch, str]] = {}
-        self._watching_all = False  # every pattern's directory (or an ancestor) is watched
-        self._observer: BaseObserver | None = None
-        if use_inotify:
-            observer = Observer()
-            with contextlib.suppress(OSError):
-                observer.start()
-                self._observer = observer
-            self._watch()
+        self._watch()
 
     def poll(self) -> list[Batch]:
         """One step: new lines of every followed file, then of newly matched ones; errors come back as batches."""
         self._watch()
         now = time.monotonic()
         prompted = self._woken or self._wake.is_set() or self._reopen
-        if self._watching_all and not prompted and now - self._polled_at < _UNPROMPTED_POLL_S:
+        if self._watcher.watching_all and not prompted and now - self._polled_at < _UNPROMPTED_POLL_S:
             return []
         self._woken, self._polled_at = False, now
         batches: list[Batch] = []
@@ -213,10 +174,7 @@ class Tailer:
         """Release every descriptor and stop watchdog's threads."""
         for f in self._files.values():
             self._close(f)
-        if self._observer is not None:
-            self._observer.stop()
-            self._observer.join(timeout=5)
-            self._observer = None
+        self._watcher.close()
 
     def _expand(self) -> list[str]:
         """Matched paths in order; a literal pattern is kept even when missing, so it gets reported."""
@@ -224,31 +182,8 @@ class Tailer:
         return list(dict.fromkeys(itertools.chain.from_iterable(found)))
 
     def _watch(self) -> None:
-        """Keep a watch on each pattern's glob-free directory (or nearest existing ancestor); retried every poll."""
-        if self._observer is None:
-            return
-        wanted: dict[tuple[str, bool], str] = {}
-        unwatchable = False
-        for pattern in self._patterns:
-            root, recursive = _watch_root(pattern)
-            while not os.path.isdir(root) and os.path.dirname(root) != root:
-                root, recursive = os.path.dirname(root), False
-            try:
-                wanted[root, recursive] = _identity(os.stat(root))
-            except OSError:
-                unwatchable = True
-        for key, (watch, identity) in list(self._watches.items()):
-            if wanted.get(key) != identity:  # gone, or deleted and recreated: the old watch sees nothing
-                with contextlib.suppress(KeyError, OSError):
-                    self._observer.unschedule(watch)
-                del self._watches[key]
-        for (root, recursive), identity in wanted.items():
-            if (root, recursive) not in self._watches:
-                with contextlib.suppress(OSError):  # e.g. out of inotify watches: wait() sleeps its timeout
-                    watch = self._observer.schedule(self._handler, root, recursive=recursive, event_filter=_WAKE_EVENTS)
-                    self._watches[root, recursive] = (watch, identity)
-                    self._woken = True  # what changed before the watch was set is found by the next poll
-        self._watching_all = not unwatchable and wanted.keys() <= self._watches.keys()
+        if self._watcher.update():
+            self._woken = True  # what changed before a new watch was set is found by the next poll
 
     def _follow(self, f: _File) -> list[Batch]:
         """Read what is new in f's object; if the path now names another object (or none), finish ours off."""
@@ -382,10 +317,3 @@ def _matches(fd: int, size: int, position: Position) -> bool:
     """Is the object open at `fd` the one `position` was taken in: long enough, with the same first bytes?"""
     head = os.pread(fd, min(FINGERPRINT_BYTES, position.offset), 0)
     return position.offset <= size and _fingerprint(head) == position.fingerprint
-
-
-def _watch_root(pattern: str) -> tuple[str, bool]:
-    """The deepest directory of `pattern` without glob characters, and whether matches may lie further below it."""
-    parts = Path(os.path.abspath(pattern)).parent.parts
-    fixed = next((i for i, part in enumerate(parts) if glob.has_magic(part)), len(parts))
-    return str(Path(*parts[:fixed])), fixed < len(parts)
