@@ -4,8 +4,8 @@ Every event carries `time` (epoch seconds from the log's timestamp, else the lin
 `offset` (byte offset just past the line that completed it, for resumption and ordering).
 
 Nothing changes an event once the parser made it, but they are not frozen: a frozen dataclass is set up through
-`object.__setattr__` field by field, ~4x the cost of a plain one, and that was a twentieth of replay's instructions
-(one event per Luigi line). Equality leaves `time` and `offset` out: a second handler's copy of a record equals it.
+`object.__setattr__` field by field, several times the cost of a plain one, and one event is made per Luigi line.
+Equality leaves `time` and `offset` out: a second handler's copy of a record equals it.
 """
 
 from __future__ import annotations

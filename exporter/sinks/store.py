@@ -66,8 +66,8 @@ class Store:
             self._db.close()  # closed now, not when the traceback goes: see `open_or_rebuild`
             raise
         self._in_txn = False
-        # Rows that hold a run's or a task's latest figures are written once per batch, at commit (a burst of
-        # 5,000 lines touches each task about four times).
+        # Rows that hold a run's or a task's latest figures are written once per batch, at commit: a burst of
+        # lines touches each task several times.
         self._dirty_runs: dict[str, Run] = {}
         self._dirty_tasks: dict[tuple[str, str], tuple[Run, Task]] = {}
         # Event rows written in this batch as they were: every change of a task repeats its `scheduled` row.
@@ -212,8 +212,9 @@ class Store:
         """Undo the open transaction, and the counters it bumped.
 
         A full disk or an I/O error may have ended the transaction already (SQLite rolls back by itself): then a
-        ROLLBACK would raise, and before this checked, `_in_txn` stayed set, so every later batch ran in
-        autocommit, its COMMIT failed, and the store never caught up (while the counters counted twice).
+        ROLLBACK would raise. So `_in_txn` is cleared first and ROLLBACK sent only inside a transaction: a flag left
+        set would run every later batch in autocommit, fail its COMMIT, and the store would never catch up (while
+        the counters counted twice).
         """
         if not self._in_txn:
             return

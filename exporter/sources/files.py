@@ -12,7 +12,7 @@ from exporter.lines import Block, Line
 
 __all__ = ["MAX_LINE_BYTES", "LineSplitter", "expand", "is_readable_file", "read_blocks", "read_lines", "run_base_id"]
 
-# A line longer than this is cut and counted, never buffered whole (a 100 MB line must not cost 100 MB).
+# A line longer than this is cut and counted, never buffered whole: a line's memory is bounded, whatever its length.
 MAX_LINE_BYTES = 1 << 20
 _CHUNK = 1 << 20
 
