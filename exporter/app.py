@@ -38,13 +38,17 @@ log = logging.getLogger("luigi_exporter")
 
 
 def _traces(store: Store, config: Config) -> TraceSink:
-    """The OTLP trace sink (not started): spans wait in `store`'s outbox until delivered."""
+    """The OTLP trace sink (its outbox not started): spans wait in `store`'s outbox until delivered."""
+    from exporter.sinks import otlp
+    from exporter.sinks.outbox import Outbox
     from exporter.sinks.traces import TraceSink
 
     try:
-        return TraceSink(store, config.outbox_max, config.external_url)
+        encode = otlp.Encoder()
+        outbox = Outbox(store, otlp.sender(), config.outbox_max)
     except (ValueError, RuntimeError) as err:
         raise UserError(f"traces: {err}", EXIT_CONFIG) from err
+    return TraceSink(outbox, encode, config.external_url)
 
 
 class App:
@@ -54,7 +58,7 @@ class App:
     def __init__(self, config: Config) -> None:
         from exporter.server import Server
         from exporter.sinks.changes import Changes
-        from exporter.sinks.metrics import Exposition, FamilyCollector, LuigiCollector
+        from exporter.sinks.metrics import Exposition, FamilyCollector, LuigiCollector, OutboxCollector
         from exporter.sinks.store import Store
 
         live = config.live or Live()
@@ -89,7 +93,7 @@ class App:
             files=lambda: dict(self.files),
         )
         self.metrics: Exposition = Exposition(
-            [runs, self.traces] if self.traces else [runs],
+            [runs, OutboxCollector(self.traces.outbox)] if self.traces else [runs],
             FamilyCollector(self.store),
             lambda: self.store.stats_version,
         )
@@ -114,7 +118,7 @@ class App:
 
     def start(self) -> None:
         if self.traces is not None:
-            self.traces.start()
+            self.traces.outbox.start()
         self.server.start()
         host, port = self.server.address
         scheme = "https" if self.live.web is not None and self.live.web.tls is not None else "http"
@@ -123,7 +127,7 @@ class App:
     def close(self) -> None:
         self.server.close()
         if self.traces is not None:  # spans flushed for at most 5 s (SIGTERM); the rest waits in the store
-            self.traces.close(timeout=5)
+            self.traces.outbox.close(timeout=5)
         self.store.close()
 
 
@@ -138,7 +142,7 @@ def replay(config: Config, what: Replay) -> int:
 
         store = Store(None)
         traces = _traces(store, config)
-        traces.start()
+        traces.outbox.start()
     pipeline = Pipeline(
         store,
         [traces] if traces else [],
@@ -178,7 +182,7 @@ def replay(config: Config, what: Replay) -> int:
             pipeline.commit()
     finally:
         if traces is not None and store is not None:
-            traces.close(timeout=60)
+            traces.outbox.close(timeout=60)
             store.close()
     if not streamed and what.json:
         import json

@@ -26,6 +26,8 @@ from truth import SLACK, expected_states, load, starts_and_ends
 
 from exporter import ids
 from exporter.pipeline import Pipeline
+from exporter.sinks import otlp
+from exporter.sinks.outbox import Outbox
 from exporter.sinks.store import Store
 from exporter.sinks.traces import TraceSink
 from exporter.sources.files import read_blocks, read_lines
@@ -79,6 +81,13 @@ def _metrics_when(sidecar: Sidecar, condition: Callable[[str], bool], timeout: f
         assert time.monotonic() < deadline, text
         time.sleep(0.05)
     return text
+
+
+def _trace_sink(store: Store, external_url: str | None = None) -> TraceSink:
+    """A trace sink on `store`, its outbox delivering as the sidecar's does."""
+    outbox = Outbox(store, otlp.sender(), limit=100_000)
+    outbox.start()
+    return TraceSink(outbox, otlp.Encoder(), external_url)
 
 
 def _same(span: ReceivedSpan) -> ReceivedSpan:
@@ -243,8 +252,7 @@ def test_spans_do_not_depend_on_how_lines_come_in(watched: Watched, monkeypatch:
     for name, value in {**watched.env, **receiver.env}.items():
         monkeypatch.setenv(name, value)
     store = Store(None)
-    traces = TraceSink(store, outbox_max=100_000, external_url=EXTERNAL)
-    traces.start()
+    traces = _trace_sink(store, EXTERNAL)
     pipeline = Pipeline(store, [traces])
     source = str(watched.log)
     try:
@@ -253,7 +261,7 @@ def test_spans_do_not_depend_on_how_lines_come_in(watched: Watched, monkeypatch:
             pipeline.commit()
         pipeline.finish(source)
         pipeline.commit()
-        traces.close(timeout=10)
+        traces.outbox.close(timeout=10)
     finally:
         store.close()
         receiver.stop()
@@ -268,8 +276,7 @@ def test_spans_do_not_depend_on_how_lines_come_in(watched: Watched, monkeypatch:
 def _read_into_sinks(log: Path, receiver: OtlpReceiver, one_line_per_batch: bool) -> tuple[object, ...]:
     """`log` through a store and a trace sink, in blocks or a line per committed batch: what each sink wrote."""
     store = Store(None)
-    traces = TraceSink(store, outbox_max=100_000)
-    traces.start()
+    traces = _trace_sink(store)
     pipeline = Pipeline(store, [traces])
     source = str(log)
     try:
@@ -283,7 +290,7 @@ def _read_into_sinks(log: Path, receiver: OtlpReceiver, one_line_per_batch: bool
                 pipeline.commit()
         pipeline.finish(source)
         pipeline.commit()
-        traces.close(timeout=10)
+        traces.outbox.close(timeout=10)
         # Attempts' rows: a task's state rows (attempt 0) take the run's latest time when the store learns the state,
         # which depends on the batch by design.
         columns = "run_id, task_id, attempt, event, time, worker_pid, error"

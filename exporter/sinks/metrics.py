@@ -33,7 +33,7 @@ from exporter.sinks.family_stats import DURATION_BUCKETS, FamilyStats
 from exporter.sinks.run_families import SERIES_PER_RUN, Figures, pipeline_metrics, run_metrics
 from exporter.sinks.store import Store
 
-__all__ = ["SERIES_PER_RUN", "Exposition", "FamilyCollector", "LuigiCollector"]
+__all__ = ["SERIES_PER_RUN", "Exposition", "FamilyCollector", "LuigiCollector", "OutboxCollector"]
 
 
 class Readable(Protocol):
@@ -152,6 +152,43 @@ class FamilyCollector:
         for key, n in retried.items():
             retries.add_metric(list(key), n)
         yield from (durations, attempts, failures, retries)
+
+
+class Delivering(Protocol):
+    """What the outbox collector reads of the span outbox (`exporter.sinks.outbox.Outbox`)."""
+
+    @property
+    def spans_queued(self) -> int: ...
+
+    @property
+    def spans_dropped_total(self) -> int: ...
+
+    spans_sent_total: int
+    export_errors_total: int
+
+
+class OutboxCollector:
+    """The span outbox: what waits for the collector, what it took, what was dropped and what failed."""
+
+    def __init__(self, outbox: Delivering) -> None:
+        self._outbox = outbox
+
+    def collect(self) -> Iterator[Metric]:
+        o = self._outbox
+        yield GaugeMetricFamily(
+            "luigi_exporter_spans_queued", "Spans in the outbox, waiting for the collector", value=o.spans_queued
+        )
+        yield CounterMetricFamily(
+            "luigi_exporter_spans_sent", "Spans the collector acknowledged", value=o.spans_sent_total
+        )
+        yield CounterMetricFamily(
+            "luigi_exporter_spans_dropped",
+            "Spans dropped, oldest first, because the outbox was full",
+            value=o.spans_dropped_total,
+        )
+        yield CounterMetricFamily(
+            "luigi_exporter_span_export_errors", "Failed span export requests", value=o.export_errors_total
+        )
 
 
 _EOF = b"# EOF\n"
