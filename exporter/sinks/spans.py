@@ -25,7 +25,7 @@ from enum import Enum
 
 from exporter import ids
 from exporter.contract import run_counts
-from exporter.model import Attempt, AttemptResult, Change, Run, RunStatus, Task
+from exporter.model import FAILED_RESULTS, Attempt, AttemptResult, Change, Run, RunStatus, Task
 
 __all__ = ["Failure", "Kind", "Link", "Span", "SpanBuilder", "attempt_span", "run_spans"]
 
@@ -44,7 +44,6 @@ _RUN_RESULT = {
     RunStatus.BLOCKED: "failure",
     RunStatus.INCOMPLETE: "error",  # the log ended without Luigi's summary: killed
 }
-_ERRORS = (AttemptResult.FAILURE, AttemptResult.DIED, AttemptResult.TIMEOUT)
 _EXCEPTION_LINE = re.compile(r"([A-Za-z_][\w.]*)(?::\s*(.*))?")
 
 
@@ -190,7 +189,7 @@ def attempt_span(run: Run, task: Task, attempt: Attempt, external_url: str | Non
         before = ids.span_id(run.source, run.retry.of, task.task_id, run.retry.failed[task.task_id])
         links = (Link(ids.trace_id(run.source, run.retry.of), before),)
     failure = None
-    if attempt.result in _ERRORS:
+    if attempt.result in FAILED_RESULTS:
         text = attempt.error or f"{task.family} attempt {attempt.number}: {attempt.result.value}"
         last = next((line.strip() for line in reversed(text.splitlines()) if line.strip()), text)
         exception = _exception_attributes(text, last)
