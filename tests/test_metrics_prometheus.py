@@ -104,9 +104,6 @@ def test_prometheus_sees_luigis_figures_through_a_restart(tmp_path: Path, promet
         _wait_value(prom, f'luigi_run_info{{{second},status="succeeded"}}')
         _wait_value(prom, f'luigi_run_info{{{first},status="failed"}}')
         time.sleep(1.5)  # one more scrape, so every series has its final value
-        # increase() (the Pipelines table's usual duration) needs two samples of the series the second run made by
-        # the range query's last step, which falls up to a step (1 s) before its end: three samples by now.
-        _wait_value(prom, 'count_over_time(luigi_pipeline_run_duration_seconds_count{status="succeeded"}[1m]) >= 3')
 
         want = _expected(tmp_path / "first.jsonl")
         assert _value(prom, f"luigi_run_tasks_scheduled{{{first}}}") == want["scheduled"] == 61
@@ -160,14 +157,21 @@ def test_prometheus_sees_luigis_figures_through_a_restart(tmp_path: Path, promet
         openmetrics = sidecar.get("/metrics", accept="application/openmetrics-text; version=1.0.0").decode()
         assert '# {trace_id="' in openmetrics and openmetrics.rstrip().endswith("# EOF")
 
-        # Every query of every dashboard panel, variables substituted, returns data from these real builds.
+        # Every query of every dashboard panel, variables substituted, returns data from these real builds. A query
+        # over samples still arriving (increase() needs two after the second run; a loaded machine scrapes late) is
+        # asked again for up to 15 s: one that never returns data fails.
         empty = []
         for where, expr in queries():
             query = substitute(expr.replace("$run_id", "PlanExe_prom").replace("$job", JOB_NAME))
-            status, body = api_get(
-                prom, "/api/v1/query_range", query=query, start=str(began), end=str(time.time()), step="1"
-            )
-            assert status == 200 and body["status"] == "success", (where, query, body)
+            deadline = time.monotonic() + 15
+            while True:
+                status, body = api_get(
+                    prom, "/api/v1/query_range", query=query, start=str(began), end=str(time.time()), step="1"
+                )
+                assert status == 200 and body["status"] == "success", (where, query, body)
+                if body["data"]["result"] or time.monotonic() > deadline:
+                    break
+                time.sleep(0.5)
             if not body["data"]["result"]:
                 empty.append(where)
         assert empty == []
