@@ -111,6 +111,8 @@ class App:
                 live.cors_origin,
             )
         except OSError as err:
+            if self.traces is not None:
+                self.traces.outbox.close(timeout=0)  # never started: its sender and connections only
             self.store.close()
             raise UserError(
                 f"--listen {live.host}:{live.port}: {err.strerror} (choose another port)", EXIT_PORT

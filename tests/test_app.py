@@ -4,6 +4,7 @@ it starts no thread until `start`, and then serves what its pipeline was fed fro
 from __future__ import annotations
 
 import re
+import socket
 import threading
 import urllib.request
 from pathlib import Path
@@ -15,7 +16,7 @@ from exporter.app import App
 from exporter.cli import _parser
 from exporter.config import Config, Live, Wrap
 from exporter.lines import Line
-from exporter.options import UserError, config_of, live_of, wrap_of
+from exporter.options import EXIT_PORT, UserError, config_of, live_of, wrap_of
 from exporter.retention import Retention
 
 
@@ -79,3 +80,17 @@ def test_app_starts_its_threads_in_start_and_serves_the_build(tmp_path: Path) ->
     finally:
         app.close()
     assert not {"http", "http-lobby"} & _names()
+
+
+def test_a_taken_port_is_one_error_and_leaves_nothing_running() -> None:
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    before = _names()
+    try:
+        with pytest.raises(UserError, match="Address already in use") as raised:
+            App(Config(otlp=True, live=Live(port=taken.getsockname()[1], store=None)))
+    finally:
+        taken.close()
+    assert raised.value.code == EXIT_PORT
+    assert _names() == before
