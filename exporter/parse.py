@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import tzinfo
 from operator import eq
 
 import hyperscan
@@ -40,6 +40,8 @@ from exporter.events import (
     WorkerTaskEvent,
 )
 from exporter.lines import Block, Line, count_lines, decode_line
+from exporter.summary_block import SUMMARY_MARK, read_summary
+from exporter.timestamps import Timestamps
 
 __all__ = ["Parser", "worker_process"]
 
@@ -47,8 +49,6 @@ __all__ = ["Parser", "worker_process"]
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 # A browser console's time prefix, `[12:11:03 AM] ` or `[9:56:38 PM]`.
 _BROWSER_PREFIX = re.compile(r"^\[\d{1,2}:\d{2}:\d{2}\s?[AP]M\]\s?")
-_TIMESTAMP = re.compile(r"(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2})(?:[,.](\d{1,6}))?")
-_FRACTION = re.compile(r"(?:[,.](\d{1,6}))?")  # _TIMESTAMP's tail, matched after a cached head
 # A record's first line: an optional timestamp, at most two words (logger name, `name:lineno`), then the level.
 # `-` both joins words (`luigi-interface`) and separates them (` - `): with plain `[\w.\-]+` words a line of dashes
 # (an application's separator) splits into words and separators in O(n^5) ways, and 120 dashes took 7 s. So a word
@@ -150,32 +150,6 @@ _TRACEBACK = "Traceback (most recent call last):"
 # The events a traceback follows (worker.py:230 logger.exception, :685-693): the lines after them are collected.
 _OPENS_DETAIL = frozenset((TaskFailed, CompleteError, SchedulingError))
 
-# execution_summary.py:426,348-359,452,456,466 (and Luigi 2.x's "present dependencies were encountered").
-_SUMMARY_MARK = "===== Luigi Execution Summary ====="
-_SCHEDULED = re.compile(r"Scheduled (\d+) tasks of which")
-_CATEGORY = re.compile(r"^\* (\d+) (.+?):?$")  # summary lines are stripped: no `\s*$` (see _match)
-_LISTED = re.compile(r"^- (\d+) (.+?)$")
-_SMILEY = re.compile(r"This progress looks (:\)|:\(|:\|) because (.+?)$")
-_CATEGORIES = {
-    "complete ones were encountered": "already_done",
-    "present dependencies were encountered": "already_done",
-    "ran successfully": "completed",
-    "failed": "failed",
-    "failed scheduling": "scheduling_error",
-    "were left pending, among these": "still_pending",
-    "were missing external dependencies": "still_pending_ext",
-    "were being run by another worker": "run_by_other_worker",
-    "had failed dependencies": "upstream_failure",
-    "had missing dependencies": "upstream_missing_dependency",
-    "had missing external dependencies": "upstream_missing_dependency",
-    "had dependencies that were being run by other worker": "upstream_run_by_other_worker",
-    "had dependencies whose scheduling failed": "upstream_scheduling_error",
-    "was not granted run permission by the scheduler": "not_run",
-}
-
-# The items of a summary not indented under "were left pending, among these" (_PENDING_SUB_STATUSES are).
-_TOP_LEVEL = ("already_done", "completed", "failed", "scheduling_error", "still_pending")
-
 # Tracebacks longer than this are cut: a sidecar must not buffer without bound.
 MAX_DETAIL_LINES = 400
 # Nor a traceback or a summary block of long lines (each may be 1 MiB): at most this many characters of each are kept.
@@ -267,8 +241,7 @@ class Parser:
     """
 
     def __init__(self, tz: tzinfo | None = None) -> None:
-        self._tz = tz
-        self._epoch_cache: dict[str, float] = {}
+        self._time = Timestamps(tz).of
         self._last_event: Event | None = None
         self._detail: list[str] | None = None
         self._detail_offset = 0
@@ -366,7 +339,7 @@ class Parser:
             # summary swallowed every line up to the next build's summary, and that whole build was lost. (Any other
             # record is left in the block: some handlers put a header on every line of a record.)
             return self._end_summary(self._finish_summary(self._detail_offset)) + self._piece(text, offset, arrival)
-        if _SUMMARY_MARK in stripped:
+        if SUMMARY_MARK in stripped:
             self._resolve_skipped()
             events = self._end_detail()
             self._summary, self._held = [], 0
@@ -441,7 +414,7 @@ class Parser:
         if (
             held.lines >= MAX_DETAIL_LINES
             or line.startswith(_TRACEBACK)
-            or _SUMMARY_MARK in line
+            or SUMMARY_MARK in line
             or _HEADER.match(line.lstrip()[:HEADER_CHARS])
         ):
             return self._end_continued() + self._piece(text, offset, arrival)
@@ -551,43 +524,10 @@ class Parser:
             self.lines_unparsed += 1
         return None
 
-    def _time(self, text: str, arrival: float | None) -> float | None:
-        """The line's own timestamp, else the time it was read (`arrival`, None in replay)."""
-        epoch = self._epoch_cache.get(text[:19])  # most lines start with their timestamp: no search for those
-        if epoch is not None:
-            if text[19:20] not in (",", "."):  # whole seconds: what _FRACTION would find is nothing
-                return epoch
-            m = _FRACTION.match(text, 19)
-            return epoch + (int(m[1]) / 10 ** len(m[1]) if m and m[1] else 0.0)
-        m = _TIMESTAMP.search(text, 0, 64)
-        if m is None:
-            return arrival
-        key = f"{m[1]} {m[2]}"
-        epoch = self._epoch_cache.get(key)
-        if epoch is None:
-            try:
-                if key.isascii():  # what strptime gives, at a tenth of its cost (and without importing it on a line)
-                    naive = datetime(
-                        int(key[:4]), int(key[5:7]), int(key[8:10]), int(key[11:13]), int(key[14:16]), int(key[17:])
-                    )
-                else:  # digits of other scripts, which strptime takes in some places and not in others
-                    naive = datetime.strptime(key, "%Y-%m-%d %H:%M:%S")
-            except ValueError:
-                return arrival
-            stamp = naive.replace(tzinfo=self._tz) if self._tz is not None else naive
-            epoch = stamp.timestamp()
-            if len(self._epoch_cache) > 4096:
-                self._epoch_cache.clear()
-            self._epoch_cache[key] = epoch
-            if m.start() == 0:
-                self._epoch_cache[m[0][:19]] = epoch  # as written (`T` or space), for the lookup above
-        fraction = m[3]
-        return epoch + (int(fraction) / 10 ** len(fraction) if fraction else 0.0)
-
     def _summary_line(self, text: str, offset: int) -> list[Event]:
         assert self._summary is not None
         self._detail_offset = offset
-        if _SUMMARY_MARK not in text:
+        if SUMMARY_MARK not in text:
             if len(self._summary) < 10_000:
                 self._summary.append(self._hold(text))
             return []
@@ -601,48 +541,4 @@ class Parser:
 
     def _finish_summary(self, offset: int) -> Summary | None:
         lines, self._summary = self._summary or [], None
-        scheduled = None
-        counts: dict[str, int] = {}
-        families: dict[str, list[str]] = {}
-        truncated: list[str] = []
-        current = ""
-        smiley = reason = ""
-        did_not_run = False
-        for text in lines:
-            if m := _SCHEDULED.search(text):
-                scheduled = int(m[1])
-            elif m := _CATEGORY.match(text):
-                current = _CATEGORIES.get(m[2], "")
-                if current:
-                    counts[current] = int(m[1])
-            elif (m := _LISTED.match(text)) and current:
-                families.setdefault(current, []).append(m[2])
-            elif text == "..." and current:
-                truncated.append(current)
-            elif m := _SMILEY.search(text):
-                smiley, reason = m[1], m[2]
-            elif text.startswith("Did not run any tasks"):
-                did_not_run = True
-            elif text.startswith("Did not schedule any tasks"):
-                scheduled = 0
-        if scheduled is None:
-            return None
-        # Luigi writes a consistent block (execution_summary._summary_format): the scheduled total is the sum of the
-        # top-level items and the pending sub-items are among the pending. A block that is not (written by hand,
-        # spliced from two builds) is read so that it is, since a run known only by its summary shows these figures:
-        # never 2 of 1 tasks complete, nor -1 pending.
-        pending = sum(n for key, n in counts.items() if key not in _TOP_LEVEL)
-        if pending > counts.get("still_pending", 0):
-            counts["still_pending"] = pending
-        scheduled = max(scheduled, sum(counts.get(key, 0) for key in _TOP_LEVEL))
-        return Summary(
-            self._record_time,
-            offset,
-            scheduled,
-            tuple(counts.items()),
-            tuple((k, tuple(v)) for k, v in families.items()),
-            tuple(truncated),
-            smiley,
-            reason,
-            did_not_run,
-        )
+        return read_summary(lines, self._record_time, offset)
