@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from exporter.model import Run
-from exporter.parse import worker_process
+from exporter.records import worker_process
 
 __all__ = ["Liveness", "process_exists"]
 

@@ -11,7 +11,6 @@ from dataclasses import fields
 from datetime import datetime
 from pathlib import Path
 
-import hyperscan
 import pytest
 from conftest import run_demo
 from hypothesis import HealthCheck, given, settings
@@ -19,7 +18,8 @@ from hypothesis import strategies as st
 
 from exporter.events import Event, Summary, TaskFailed
 from exporter.lines import Block, Line, count_lines, decode_line
-from exporter.parse import _CANDIDATES, _QUICK_KINDS, _SCANNER, Parser, _candidate_lines
+from exporter.parse import Parser
+from exporter.prefilter import PHRASES, held_by_line, new_scratch
 from exporter.sources import files, tail
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -123,8 +123,8 @@ OTHERS = [
     "2026-01-02 03:04:17 - luigi-interface - DEBUG - Checking if D(x=日本, y=is complete) is complete",
     "2026-01-02 03:04:17 - my app - DEBUG - Checking if D(x=1) is complete",
     "2026-01-02 03:04:17 - luigi-interface - DEBUG - Checking if  is complete",
-    # a line holding one of the three commonest phrases alone (read by Parser._quick): with a browser's prefix,
-    # CRLF, trailing blanks of any kind, Unicode spaces inside, and near misses that `feed` counts unparsed
+    # a line holding one of the three commonest phrases alone: with a browser's prefix, CRLF, trailing blanks of any
+    # kind, Unicode spaces inside, and near misses that `feed` counts unparsed
     "[9:56:38 PM] 2026-01-02 03:04:18 - luigi-interface - INFO - Informed scheduler that task D_4 has status DONE",
     "[9:56:38 PM] a browser's console, a long logger name - 2026-01-02 03:04:18 Informed scheduler that task D_4 "
     "has status DONE",  # its time is within the first 64 characters only once the prefix is gone
@@ -170,19 +170,21 @@ def _events_in_blocks(path: Path) -> Read:
     return _whole(events), parser.lines_read, parser.lines_unparsed
 
 
+WORDS = tuple(phrase.encode() for phrase in PHRASES)
+
+
 def _candidates_by_hand(data: bytes) -> dict[int, int]:
-    """What `_candidate_lines` must find, line by line: the distinct candidates each line holds (a CR only when no
-    LF follows it), the one's index if it is one of the first three, else -1."""
+    """What `held_by_line` must find, line by line: the phrases each line holds (a CR only when no LF follows it),
+    one bit each."""
     found: dict[int, int] = {}
     start = 0
     for piece in data.split(b"\n"):
         line = data[start : start + len(piece) + 1]  # with its LF, if any: a CR before it is no candidate
-        held = {
-            k for k, word in enumerate(_CANDIDATES) if word in (line.replace(b"\r\n", b"\n") if word == b"\r" else line)
-        }
+        held = sum(
+            1 << k for k, word in enumerate(WORDS) if word in (line.replace(b"\r\n", b"\n") if word == b"\r" else line)
+        )
         if held:
-            only = held.pop() if len(held) == 1 else -1
-            found[start] = only if only < _QUICK_KINDS else -1
+            found[start] = held
         start += len(piece) + 1
     return found
 
@@ -190,14 +192,14 @@ def _candidates_by_hand(data: bytes) -> dict[int, int]:
 @SETTINGS
 @given(
     st.lists(
-        st.sampled_from([*_CANDIDATES, b"\n", b"\r\n", b"\r", b"x", b" ", b"]", b"Checking", b"Informed sc"]),
+        st.sampled_from([*WORDS, b"\n", b"\r\n", b"\r", b"x", b" ", b"]", b"Checking", b"Informed sc"]),
         max_size=60,
     )
 )
 def test_scanner_finds_the_lines_a_search_by_hand_finds(pieces: list[bytes]) -> None:
     """One Hyperscan pass finds every candidate of every line, as one search per line and literal would."""
     data = b"".join(pieces)
-    assert _candidate_lines(data, hyperscan.Scratch(_SCANNER)) == _candidates_by_hand(data)
+    assert held_by_line(data, new_scratch()) == _candidates_by_hand(data)
 
 
 @SETTINGS
