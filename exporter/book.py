@@ -23,6 +23,7 @@ from exporter.events import (
     TaskFailed,
     TaskNewRequirements,
     TaskStarted,
+    TaskStatus,
     TimedOut,
     WorkerStopped,
 )
@@ -151,12 +152,12 @@ class Book:
         run = self.router.for_informed(event.task_id, event.status)
         self._touch(run, event.time)
         task = self.tasks.by_id(run, event.task_id)
-        if event.status in ("DONE", "FAILED"):
+        if event.status in (TaskStatus.DONE, TaskStatus.FAILED):
             self.router.informed(run, event.task_id)
-        if event.status == "FAILED" and not run.scheduling:
+        if event.status == TaskStatus.FAILED and not run.scheduling:
             run.reschedule_open = True
         task.statuses.add(event.status)
-        if event.status == "UNKNOWN" and task.error is None:
+        if event.status == TaskStatus.UNKNOWN and task.error is None:
             task.error = next((text for family, text in run.errors if family == task.family), None)
         for member in task.members:  # worker.py: the batch's status is each member's (`_batch_running_tasks`)
             member.statuses.add(event.status)

@@ -11,6 +11,7 @@ Equality leaves `time` and `offset` out: a second handler's copy of a record equ
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import Enum
 
 __all__ = [
     "BuildStarting",
@@ -31,9 +32,24 @@ __all__ = [
     "TaskFailed",
     "TaskNewRequirements",
     "TaskStarted",
+    "TaskStatus",
     "TimedOut",
     "WorkerStopped",
 ]
+
+
+class TaskStatus(str, Enum):
+    """A task's status as the worker informs the scheduler of it (luigi/task_status.py), which an `Informed` line
+    carries: Luigi's word, not our `model.TaskState`. A str, so a status compares equal to Luigi's word for it."""
+
+    PENDING = "PENDING"
+    FAILED = "FAILED"
+    DONE = "DONE"
+    RUNNING = "RUNNING"
+    BATCH_RUNNING = "BATCH_RUNNING"
+    SUSPENDED = "SUSPENDED"  # task_status.py: "Only kept for backward compatibility with old clients"
+    UNKNOWN = "UNKNOWN"
+    DISABLED = "DISABLED"
 
 
 @dataclass(slots=True)
@@ -56,10 +72,10 @@ class Checking(Event):
 
 @dataclass(slots=True)
 class Informed(Event):
-    """The worker told the scheduler a task's status (PENDING, DONE, FAILED, UNKNOWN, DISABLED...)."""
+    """The worker told the scheduler a task's status."""
 
     task_id: str = ""
-    status: str = ""
+    status: TaskStatus = TaskStatus.PENDING
 
 
 @dataclass(slots=True)

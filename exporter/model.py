@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import NamedTuple
 
-from exporter.events import Summary
+from exporter.events import Summary, TaskStatus
 from exporter.taskid import TaskIndex
 
 __all__ = [
@@ -91,7 +91,7 @@ class Task:
     task_id: str  # Luigi's id, with any credential in its readable part redacted (what every output shows)
     family: str
     params: dict[str, str] = field(default_factory=dict)  # serialized values, credentials redacted
-    statuses: set[str] = field(default_factory=set)  # every status Informed to the scheduler in this build
+    statuses: set[TaskStatus] = field(default_factory=set)  # every status Informed to the scheduler in this build
     attempts: list[Attempt] = field(default_factory=list)
     missing_input: bool = False
     disabled: bool = False
@@ -115,15 +115,17 @@ class Task:
         succeeded = last is not None and (
             last.result is AttemptResult.SUCCESS or any(a.result is AttemptResult.SUCCESS for a in self.attempts)
         )
-        if succeeded or "DONE" in self.statuses:
-            if "PENDING" in self.statuses or (succeeded and not self.members):
+        if succeeded or TaskStatus.DONE in self.statuses:
+            if TaskStatus.PENDING in self.statuses or (succeeded and not self.members):
                 return TaskState.DONE
             return TaskState.ALREADY_DONE
-        if self.disabled or "DISABLED" in self.statuses:
+        if self.disabled or TaskStatus.DISABLED in self.statuses:
             return TaskState.DISABLED
-        if "FAILED" in self.statuses or (last is not None and any(a.result in FAILED_RESULTS for a in self.attempts)):
+        if TaskStatus.FAILED in self.statuses or (
+            last is not None and any(a.result in FAILED_RESULTS for a in self.attempts)
+        ):
             return TaskState.FAILED
-        if "UNKNOWN" in self.statuses:
+        if TaskStatus.UNKNOWN in self.statuses:
             return TaskState.UNKNOWN
         if self.missing_input:
             return TaskState.MISSING_INPUT

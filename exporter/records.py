@@ -35,6 +35,7 @@ from exporter.events import (
     TaskFailed,
     TaskNewRequirements,
     TaskStarted,
+    TaskStatus,
     TimedOut,
     WorkerStopped,
     WorkerTaskEvent,
@@ -83,8 +84,9 @@ _WORKER_EVENTS: dict[str, type[WorkerTaskEvent]] = {
 
 INFORMED = Record(
     "Informed sch",
-    re.compile(r"Informed scheduler that task\s+(\S+)\s+has status\s+(\w+)"),
-    lambda t, o, m: Informed(t, o, m[1], m[2]),
+    # Luigi's statuses only: a line with another word is counted unparsed, not a task of a status nothing knows.
+    re.compile(rf"Informed scheduler that task\s+(\S+)\s+has status\s+({'|'.join(TaskStatus)})\b"),
+    lambda t, o, m: Informed(t, o, m[1], TaskStatus(m[2])),
     'worker.py:625  logger.info("Informed scheduler that task   %s   has status   %s", task_id, status)',
 )
 WORKER_TASK = Record(

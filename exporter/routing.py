@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 
-from exporter.events import Summary
+from exporter.events import Summary, TaskStatus
 from exporter.model import Retry, Run, TaskState
 
 __all__ = ["Router"]
@@ -211,8 +211,8 @@ class Router:
         self._by_worker[worker] = run
         return run
 
-    def for_informed(self, task_id: str, status: str) -> Run:
-        ending = status in ("DONE", "FAILED")
+    def for_informed(self, task_id: str, status: TaskStatus) -> Run:
+        ending = status in (TaskStatus.DONE, TaskStatus.FAILED)
         scheduling = self.scheduling_run()
         # A build walking its dependencies logs `Checking if X` right before it informs X's status: the build that
         # checked X is X's, among builds scheduling at once, and before a run that awaits X (its worker finished X),

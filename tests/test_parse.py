@@ -25,6 +25,7 @@ from exporter.events import (
     TaskFailed,
     TaskNewRequirements,
     TaskStarted,
+    TaskStatus,
     TimedOut,
     WorkerStopped,
 )
@@ -287,3 +288,13 @@ def test_application_chatter_is_ignored_and_unknown_worker_verbs_counted() -> No
     assert parser.feed(Line("t", 1, "2026-11-24 23:05:17 - httpx - DEBUG - HTTP Request: POST https://x")) == []
     assert parser.feed(Line("t", 2, f"INFO: [pid 1] Worker {WORKER} exploded   A()")) == []
     assert parser.lines_unparsed == 1 and parser.lines_read == 2
+
+
+def test_a_status_luigi_does_not_write_is_counted_not_taken() -> None:
+    """luigi/task_status.py's words only: `Pending1` or `DONEX` would make a task of a status nothing reads."""
+    parser = Parser()
+    for i, status in enumerate(("Pending1", "DONEX", "DONE日")):
+        assert parser.feed(Line("t", i, f"INFO: Informed scheduler that task   D_1   has status   {status}")) == []
+    assert parser.lines_unparsed == 3
+    (event,) = parser.feed(Line("t", 9, "INFO: Informed scheduler that task   D_1   has status   BATCH_RUNNING"))
+    assert event == Informed(task_id="D_1", status=TaskStatus.BATCH_RUNNING)
