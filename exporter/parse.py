@@ -74,10 +74,8 @@ _REWRITTEN = bit(CR) | bit(ESC)  # the line is split at its CRs and its colours 
 _NUL = bit(NUL)
 _READ_AGAIN = _REWRITTEN | _NUL  # the line's phrases are looked for again once these are out
 _CHECKING = bit(CHECKING)
-# A line of one of Luigi's two commonest records that makes no event is counted unparsed (Luigi changed a wording, or
-# the line is cut): so is a worker line's start without a header.
-_COUNTED = bit(INFORMED) | bit(WORKER_HEAD)
-_WORKER_START = bit(PID) | bit(WORKER_TASK)
+_INFORMED = bit(INFORMED)
+_WORKER = bit(WORKER_TASK)
 
 
 def _keep_escapes(events: list[Event], raw: str) -> None:
@@ -251,7 +249,7 @@ class Parser:
         if self._detail is not None and len(self._detail) < MAX_DETAIL_LINES:
             self._detail.append(self._hold(text.rstrip()))
             self._detail_offset = offset
-        if held & _WORKER_START == _WORKER_START:
+        if held & _WORKER and PID.phrase in stripped:
             self.lines_unparsed += 1
 
     def _took(self, event: Event, offset: int, events: list[Event]) -> None:
@@ -367,7 +365,8 @@ class Parser:
             m = search(text)
             if m is not None:
                 return make(self._time(text, arrival), offset, m)
-        if held & _COUNTED:
+        # A line of one of Luigi's two commonest records that makes no event: Luigi reworded it, or it was cut.
+        if held & _INFORMED or (held & _WORKER and WORKER_HEAD.phrase in text):
             self.lines_unparsed += 1
         return None
 

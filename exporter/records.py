@@ -41,7 +41,7 @@ from exporter.events import (
     WorkerTaskEvent,
 )
 
-__all__ = ["CHECKING", "MARKS", "RECORDS", "WORKER_TASK", "Mark", "Record", "worker_process"]
+__all__ = ["CHECKING", "MARKS", "PID", "RECORDS", "WORKER_HEAD", "WORKER_TASK", "Mark", "Record", "worker_process"]
 
 Make = Callable[[float | None, int, re.Match[str]], Event]
 
@@ -82,11 +82,13 @@ _WORKER_EVENTS: dict[str, type[WorkerTaskEvent]] = {
     "new requirements": TaskNewRequirements,
 }
 
+_STATUSES = {status.value: status for status in TaskStatus}  # by value: calling the Enum runs its metaclass per line
+
 INFORMED = Record(
     "Informed sch",
     # Luigi's statuses only: a line with another word is counted unparsed, not a task of a status nothing knows.
     re.compile(rf"Informed scheduler that task\s+(\S+)\s+has status\s+({'|'.join(TaskStatus)})\b"),
-    lambda t, o, m: Informed(t, o, m[1], TaskStatus(m[2])),
+    lambda t, o, m: Informed(t, o, m[1], _STATUSES[m[2]]),
     'worker.py:625  logger.info("Informed scheduler that task   %s   has status   %s", task_id, status)',
 )
 WORKER_TASK = Record(
@@ -204,14 +206,17 @@ SUMMARY = Mark(
     "===== Luigi Execution Summary =====",
     "execution_summary.py:488 _summary_wrap: the summary block starts (and ends) at its mark",
 )
-WORKER_HEAD = Mark("] Worker Worker(", "worker.py:173-247: a worker line's head; one that makes no event is counted")
-PID = Mark("[pid ", "worker.py:173-247: with `] Worker `, a worker line's start; one that makes no event is counted")
 # The line's text is rewritten for these before it is read (`decode_line` drops NULs, a CR starts a record of its own,
 # colours are removed), and the phrases are looked for again in what is left.
 NUL = Mark("\x00", "removed from the line")
 CR = Mark("\r", "a tqdm redraw: each piece is a line of its own (not a CRLF line's CR)")
 ESC = Mark("\x1b", "a colour or cursor move, removed")
-MARKS: tuple[Mark, ...] = (SUMMARY, WORKER_HEAD, PID, NUL, CR, ESC)
+MARKS: tuple[Mark, ...] = (SUMMARY, NUL, CR, ESC)  # what the pre-filter looks for, besides the records' phrases
+
+# Within a line holding WORKER_TASK's phrase, and looked for only there, in a line that made no event: such a line is
+# counted unparsed (Luigi reworded it, or it was cut).
+WORKER_HEAD = Mark("] Worker Worker(", "worker.py:173-247: a worker line's head")
+PID = Mark("[pid ", "worker.py:173-247: with `] Worker `, a worker line's start, header or not")
 
 # worker.py:672-673  _generate_worker_id: "Worker({})" of "salt=%09d, workers=N, host=..., username=..., pid=M"
 _WORKER_ID = re.compile(r"host=([^,()]*), username=[^()]*, pid=(\d+)\)$")
