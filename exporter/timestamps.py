@@ -32,6 +32,9 @@ class Timestamps:
         if epoch is not None:
             if text[19:20] not in (",", "."):  # whole seconds: what _FRACTION would find is nothing
                 return epoch
+            millis = text[20:23]  # logging's default `,mmm`: what _FRACTION finds there, read without the regex
+            if len(millis) == 3 and millis.isascii() and millis.isdecimal() and not text[23:24].isdecimal():
+                return epoch + int(millis) / 10**3
             m = _FRACTION.match(text, 19)
             return epoch + (int(m[1]) / 10 ** len(m[1]) if m and m[1] else 0.0)
         m = _TIMESTAMP.search(text, 0, _SEARCHED)
