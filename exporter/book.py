@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 
 from exporter.events import (
+    RESULT_STATUSES,
     BuildStarting,
     Checking,
     CompleteError,
@@ -35,6 +36,9 @@ from exporter.taskid import parse_repr
 from exporter.upstream import mark_upstream_failed
 
 __all__ = ["Book"]
+
+
+_FAILED, _UNKNOWN = TaskStatus.FAILED, TaskStatus.UNKNOWN  # bound once, as RESULT_STATUSES
 
 
 class Book:
@@ -152,12 +156,12 @@ class Book:
         run = self.router.for_informed(event.task_id, event.status)
         self._touch(run, event.time)
         task = self.tasks.by_id(run, event.task_id)
-        if event.status in (TaskStatus.DONE, TaskStatus.FAILED):
+        if event.status in RESULT_STATUSES:
             self.router.informed(run, event.task_id)
-        if event.status == TaskStatus.FAILED and not run.scheduling:
+        if event.status == _FAILED and not run.scheduling:
             run.reschedule_open = True
         task.statuses.add(event.status)
-        if event.status == TaskStatus.UNKNOWN and task.error is None:
+        if event.status == _UNKNOWN and task.error is None:
             task.error = next((text for family, text in run.errors if family == task.family), None)
         for member in task.members:  # worker.py: the batch's status is each member's (`_batch_running_tasks`)
             member.statuses.add(event.status)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 __all__ = [
+    "RESULT_STATUSES",
     "BuildStarting",
     "Checking",
     "CompleteError",
@@ -50,6 +51,11 @@ class TaskStatus(str, Enum):
     SUSPENDED = "SUSPENDED"  # task_status.py: "Only kept for backward compatibility with old clients"
     UNKNOWN = "UNKNOWN"
     DISABLED = "DISABLED"
+
+
+# A task's result (worker.py `_handle_next_task`): the Informed line its worker's run awaits. A set made once: an Enum's
+# member read off its class goes through the metaclass's attribute hook each time.
+RESULT_STATUSES = frozenset((TaskStatus.DONE, TaskStatus.FAILED))
 
 
 @dataclass(slots=True)

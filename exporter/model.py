@@ -30,6 +30,16 @@ __all__ = [
 ]
 
 
+# Bound once: an Enum's member read off its class goes through the metaclass's attribute hook each time.
+_DONE, _PENDING, _DISABLED, _FAILED, _UNKNOWN = (
+    TaskStatus.DONE,
+    TaskStatus.PENDING,
+    TaskStatus.DISABLED,
+    TaskStatus.FAILED,
+    TaskStatus.UNKNOWN,
+)
+
+
 class TaskState(str, Enum):
     PENDING = "pending"
     RUNNING = "running"
@@ -115,17 +125,15 @@ class Task:
         succeeded = last is not None and (
             last.result is AttemptResult.SUCCESS or any(a.result is AttemptResult.SUCCESS for a in self.attempts)
         )
-        if succeeded or TaskStatus.DONE in self.statuses:
-            if TaskStatus.PENDING in self.statuses or (succeeded and not self.members):
+        if succeeded or _DONE in self.statuses:
+            if _PENDING in self.statuses or (succeeded and not self.members):
                 return TaskState.DONE
             return TaskState.ALREADY_DONE
-        if self.disabled or TaskStatus.DISABLED in self.statuses:
+        if self.disabled or _DISABLED in self.statuses:
             return TaskState.DISABLED
-        if TaskStatus.FAILED in self.statuses or (
-            last is not None and any(a.result in FAILED_RESULTS for a in self.attempts)
-        ):
+        if _FAILED in self.statuses or (last is not None and any(a.result in FAILED_RESULTS for a in self.attempts)):
             return TaskState.FAILED
-        if TaskStatus.UNKNOWN in self.statuses:
+        if _UNKNOWN in self.statuses:
             return TaskState.UNKNOWN
         if self.missing_input:
             return TaskState.MISSING_INPUT

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 
-from exporter.events import Summary, TaskStatus
+from exporter.events import RESULT_STATUSES, Summary, TaskStatus
 from exporter.model import Retry, Run, TaskState
 
 __all__ = ["Router"]
@@ -212,7 +212,7 @@ class Router:
         return run
 
     def for_informed(self, task_id: str, status: TaskStatus) -> Run:
-        ending = status in (TaskStatus.DONE, TaskStatus.FAILED)
+        ending = status in RESULT_STATUSES
         scheduling = self.scheduling_run()
         # A build walking its dependencies logs `Checking if X` right before it informs X's status: the build that
         # checked X is X's, among builds scheduling at once, and before a run that awaits X (its worker finished X),
