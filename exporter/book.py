@@ -133,12 +133,12 @@ class Book:
         changes = [Change(run, ended=True) for run in self.runs if run.ended and not self.settled(run)]
         self._last_summary = None
         self._detail_target = None
-        return changes + self._conclude(list(self.router.open_runs())[::-1])
+        return changes + self._conclude(self.router.open_runs())
 
     def conclude(self, dead: Callable[[Run], bool]) -> list[Change]:
         """End, `incomplete`, the open builds `dead` says will never write again (their worker's process is gone, or
         they have been silent too long: the sidecar's judgement, not the log's)."""
-        return self._conclude([run for run in self.router.open_runs() if dead(run)][::-1])
+        return self._conclude([run for run in self.router.open_runs() if dead(run)])
 
     def _conclude(self, runs: list[Run]) -> list[Change]:
         changes = []
@@ -199,7 +199,7 @@ class Book:
         return [Change(run)] if self.tells else _UNTOLD
 
     def _worker_task(self, event: TaskStarted | TaskDone | TaskFailed | TaskNewRequirements) -> Sequence[Change]:
-        run = self.router.for_worker(event.worker, lambda r: r.index.find(event.repr, r.tasks) is not None)
+        run = self.router.for_worker(event.worker, event.repr)
         self._touch(run, event.time)
         task = self.tasks.by_repr(run, event.repr)
         attempt = task.last_attempt
@@ -314,7 +314,7 @@ class Book:
         return [Change(run, task, attempt, ended=attempt is not None)] if self.tells else _UNTOLD
 
     def _worker_stopped(self, event: WorkerStopped) -> Sequence[Change]:
-        run = self.router.for_worker(event.worker, lambda r: False)
+        run = self.router.for_worker(event.worker, None)
         self._touch(run, event.time)
         run.stopped = True
         self.router.stopped(run)

@@ -10,7 +10,7 @@ the runs' state is the model's (`exporter.model`), changed by `exporter.book`.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable
 
 from exporter.events import RESULT_STATUSES, Summary, TaskStatus
 from exporter.model import Retry, Run, TaskState
@@ -66,9 +66,9 @@ class Router:
         self._began[key] = self._last[key] = self._seq
         return run
 
-    def open_runs(self) -> Iterator[Run]:
-        """The open runs, latest first."""
-        return reversed(self._open.values())
+    def open_runs(self) -> list[Run]:
+        """The open runs, in the order they began (a list: the caller may close them as it goes)."""
+        return list(self._open.values())
 
     def has_open(self) -> bool:
         return bool(self._open)
@@ -190,21 +190,19 @@ class Router:
             self._done_scheduling.append(run)
         return run
 
-    def for_worker(self, worker: str, holds: Callable[[Run], bool]) -> Run:
-        """The run of a worker line: its worker's, else the first build without a worker that `holds` the line's
-        task, else the oldest without a worker (builds interleaved in one file start their workers in the order
-        they scheduled)."""
+    def for_worker(self, worker: str, repr_text: str | None) -> Run:
+        """The run of a worker line: its worker's, else the first build without a worker that holds the task the
+        line's repr names (None: a line naming none), else the oldest without a worker (builds interleaved in one
+        file start their workers in the order they scheduled)."""
         run = self._by_worker.get(worker)
         if run is not None:
             return run
         self._done_scheduling = [r for r in self._done_scheduling if r.processes is None and r.worker is None]
         free = self._workerless.values()
-        run = (
-            next((r for r in free if holds(r)), None)
-            or next((r for r in free if not r.scheduling), None)
-            or next(iter(free), None)
-            or self.new_run()
-        )
+        holder = None
+        if repr_text is not None:
+            holder = next((r for r in free if r.index.find(repr_text, r.tasks) is not None), None)
+        run = holder or next((r for r in free if not r.scheduling), None) or next(iter(free), None) or self.new_run()
         run.worker = worker
         self._workerless.pop(id(run), None)
         self.scheduled(run)
@@ -229,7 +227,7 @@ class Router:
                 return awaiting[0]
         if scheduling is not None:
             return scheduling
-        for run in self.open_runs():
+        for run in reversed(self._open.values()):
             if run.reschedule_open and (run.reschedule_new or task_id in run.tasks):
                 return run
         for run in reversed(self._holders.get(task_id, ())):
@@ -258,7 +256,7 @@ class Router:
         # A build re-adding tasks takes a repr it checked before (after a failure), or any (after new requirements);
         # an unseen repr while only a failure holds the burst open is another build's first line: two builds writing
         # to one file, the second starting while the first has just failed a task (it took the second's tasks).
-        for run in self.open_runs():
+        for run in reversed(self._open.values()):
             if run.reschedule_open and (run.reschedule_new or repr_text in run.checked):
                 return run
         if self._starting:

@@ -3,10 +3,10 @@ asked directly as the book asks them."""
 
 from __future__ import annotations
 
-from handmade import WORKER
+from handmade import WORKER, T
 
 from exporter.events import Summary
-from exporter.model import Task
+from exporter.model import Run, Task
 from exporter.routing import Router
 
 OTHER_WORKER = WORKER.replace("salt=1234", "salt=5678").replace("pid=100", "pid=200")
@@ -44,12 +44,19 @@ def test_builds_scheduling_at_once_are_told_apart_by_the_params_their_reprs_shar
     assert router.signature(plan_a) == {("run_dir", "/runs/a")}
 
 
+def _held_by(run: Run) -> str:
+    """The repr of a worker line naming a task `run` holds."""
+    task = T("Extract", {"day": "1"})
+    run.tasks[task.id] = Task(task.id, task.family)
+    return task.repr
+
+
 def test_a_worker_claims_the_first_build_without_one_for_good() -> None:
     router = _router()
     first, second = router.new_run(), router.new_run()
-    assert router.for_worker(WORKER, lambda run: False) is first
-    assert router.for_worker(OTHER_WORKER, lambda run: False) is second
-    assert router.for_worker(WORKER, lambda run: run is second) is first
+    assert router.for_worker(WORKER, None) is first
+    assert router.for_worker(OTHER_WORKER, None) is second
+    assert router.for_worker(WORKER, _held_by(second)) is first
     assert (first.worker, second.worker) == (WORKER, OTHER_WORKER)
     assert not first.scheduling and not second.scheduling
 
@@ -57,8 +64,8 @@ def test_a_worker_claims_the_first_build_without_one_for_good() -> None:
 def test_a_worker_line_goes_to_the_build_that_holds_its_task() -> None:
     router = _router()
     first, second = router.new_run(), router.new_run()
-    assert router.for_worker(WORKER, lambda run: run is second) is second
-    assert router.for_worker(OTHER_WORKER, lambda run: False) is first
+    assert router.for_worker(WORKER, _held_by(second)) is second
+    assert router.for_worker(OTHER_WORKER, _held_by(second)) is first  # second has its worker
 
 
 def test_an_informed_line_goes_to_the_build_awaiting_it_or_holding_the_task() -> None:
