@@ -183,8 +183,16 @@ class Router:
 
     def done_scheduling(self) -> Run | None:
         """The run a `Done scheduling tasks` line ends: of those scheduling, the one that wrote last (the line comes
-        right after a build's last `Informed`)."""
-        run = max(self._scheduling.values(), key=lambda run: self._last[id(run)], default=None)
+        right after a build's last `Informed`) among those whose walk is over, else among all.
+
+        Luigi's worker checks a task when it finds it (`Checking if`) and informs the scheduler when it takes it
+        from its queue, so a build's walk is over once it has informed every task it checked; one with a checked
+        task still to inform is walking, though it may have written after the build that is done (many clients of
+        one scheduler writing one file).
+        """
+        scheduling = self._scheduling.values()
+        over = [run for run in scheduling if len(run.checked) <= len(run.tasks)]
+        run = max(over or scheduling, key=lambda run: self._last[id(run)], default=None)
         if run is not None:
             self.scheduled(run)
             self._done_scheduling.append(run)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from handmade import T, ends, fails, runs, scheduled, worker_starts
 
 from exporter.book import Book
-from exporter.events import Died, Event, TaskStarted
+from exporter.events import BuildStarting, Checking, Died, DoneScheduling, Event, Informed, TaskStarted
 from exporter.model import AttemptResult, Change, Run, RunStatus, TaskState
 
 ROOT = T("Root")
@@ -118,6 +118,30 @@ def test_a_second_build_in_the_file_is_a_run_of_its_own_and_finds_done_tasks_alr
     assert [r.run_id for r in book.take_settled()] == ["build.log", "build.log#2"]
     book.apply_all([*scheduled(ROOT, at=20.0)])
     assert [r.run_id for r in book.runs] == ["build.log#3"]  # numbering goes on after a drop
+
+
+def test_done_scheduling_is_the_build_whose_walk_is_over_not_the_last_to_write() -> None:
+    """Two clients of one scheduler writing one file: b checks a task between a's last `Informed` and a's `Done
+    scheduling tasks`. Luigi checks a task when it finds it and informs the scheduler when it takes it from its
+    queue, so the line is a's (b has checked a task it has not informed yet), and b's walk goes on in b."""
+    a_top, a_step = T("Top", {"client": "a"}), T("Step", {"client": "a", "i": "0"})
+    b_top, b_step = T("Top", {"client": "b"}), T("Step", {"client": "b", "i": "0"})
+    book, _ = _book(
+        BuildStarting(1.0),
+        Checking(1.0, repr=a_top.repr),
+        Checking(1.0, repr=a_step.repr),
+        Informed(1.0, task_id=a_top.id, status="PENDING"),
+        BuildStarting(1.1),
+        Checking(1.1, repr=b_top.repr),
+        Informed(1.2, task_id=a_step.id, status="PENDING"),  # a's walk is over
+        Checking(1.2, repr=b_step.repr),  # b wrote last
+        DoneScheduling(1.3),  # a's
+        Informed(1.3, task_id=b_top.id, status="PENDING"),
+        Informed(1.4, task_id=b_step.id, status="PENDING"),
+        DoneScheduling(1.4),  # b's
+    )
+    assert [sorted(run.tasks) for run in book.runs] == [sorted([a_top.id, a_step.id]), sorted([b_top.id, b_step.id])]
+    assert [run.scheduling for run in book.runs] == [False, False]
 
 
 def test_a_worker_process_that_dies_ends_its_attempt_with_luigi_s_words_once() -> None:
