@@ -138,6 +138,11 @@ class App:
 
 def replay(config: Config, what: Replay) -> int:
     """Every run of whole files, printed (or `--json`) as each ends; with `otlp`, their spans sent as well."""
+    paths = expand(list(what.files))
+    for path in paths:  # all checked before the first byte is written: an unreadable one means no output at all
+        reason = is_readable_file(path)
+        if reason is not None:
+            raise UserError(reason, EXIT_INPUT)
     store = traces = None
     if config.otlp:  # a store in memory gives the spans the sidecar's outbox; undelivered ones are lost, said once
         from exporter.sinks.store import Store
@@ -152,11 +157,6 @@ def replay(config: Config, what: Replay) -> int:
         expected_tasks=config.expected_tasks,
         redactor=config.redactor,
     )
-    paths = expand(list(what.files))
-    for path in paths:  # all checked before the first byte is written: an unreadable one means no output at all
-        reason = is_readable_file(path)
-        if reason is not None:
-            raise UserError(reason, EXIT_INPUT)
     # Each run is written once it has ended for good and every run before it has been, then dropped: a log of
     # thousands of builds holds a few in memory, not all. Not when indented for a person (one json.dumps at the
     # end), nor when a file is named twice (its book takes runs again after the files between were written).

@@ -14,6 +14,7 @@ from exporter.model import FAILED_STATES, Attempt, Run, Task, TaskState, task_er
 
 __all__ = [
     "ENDED",
+    "error_line",
     "headline",
     "live_dict",
     "run_counts",
@@ -118,6 +119,12 @@ def task_dict(task: Task, state: TaskState | None = None) -> dict[str, Any]:
         "attempt_history": history,
         "batch_members": [member.task_id for member in task.members],
     }
+
+
+def error_line(error: str | None) -> str:
+    """The line of a traceback that says what went wrong: its last (the console, the report, replay's lines)."""
+    lines = (error or "").strip().splitlines()
+    return lines[-1] if lines else "no error text in the log"
 
 
 def headline(status: str, total: int, completed: int, running: Iterable[str]) -> str:

@@ -6,9 +6,9 @@ from collections.abc import Callable, Iterable
 from datetime import tzinfo
 from typing import TextIO
 
-from exporter.contract import run_counts, run_dict, to_json
+from exporter.contract import error_line, run_counts, run_dict, to_json
 from exporter.controls import printable
-from exporter.model import Run, task_error
+from exporter.model import Run, TaskState, task_error
 from exporter.pipeline import Pipeline
 from exporter.sources.files import read_blocks
 
@@ -65,10 +65,9 @@ def print_run(run: Run) -> None:
     """Plain `replay`'s text of a run: its line, then each failed task's last error line."""
     print(printable(_run_line(run)))
     for task in run.tasks.values():
-        if task.state.value == "failed":
-            error = task_error(task) or ""
-            last = error.strip().splitlines()[-1].strip() if error.strip() else "no error text in the log"
-            print(printable(f"    failed  {task.family}: {last}"))
+        state = task.state
+        if state is TaskState.FAILED:
+            print(printable(f"    failed  {task.family}: {error_line(task_error(task, state)).strip()}"))
 
 
 def _run_line(run: Run) -> str:

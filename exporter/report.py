@@ -13,7 +13,7 @@ from html import escape
 from importlib.resources import files
 from typing import Any
 
-from exporter.contract import ENDED
+from exporter.contract import ENDED, error_line
 from exporter.contract import headline as contract_headline
 from exporter.model import FAILED_STATES
 
@@ -42,12 +42,6 @@ def format_duration(seconds: float) -> str:
     if r < 3600:
         return f"{r // 60}m{r % 60:02d}s"
     return f"{r // 3600}h{r % 3600 // 60:02d}m"
-
-
-def error_line(error: str | None) -> str:
-    """The line of a traceback that says what went wrong: its last."""
-    lines = (error or "").strip().splitlines()
-    return lines[-1] if lines else "no error text in the log"
 
 
 def headline(run: dict[str, Any]) -> str:
