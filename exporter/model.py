@@ -2,8 +2,8 @@
 
 One `Run` per `luigi.build` (or `luigi` command). Task states mirror `luigi/execution_summary.py`'s
 `_partition_tasks`: a task is *done* when it was DONE after having been PENDING in this build, *already done* when it
-was DONE without ever being PENDING, *failed* when it ever failed and never completed. `exporter.book` applies
-events to these values.
+was DONE without ever being PENDING, *failed* when it ever failed and never completed. `exporter.transitions`
+changes these values, one function per event; `exporter.book` hands it each event with the run it belongs to.
 """
 
 from __future__ import annotations
@@ -205,7 +205,7 @@ class Run:
     reschedule_open: bool = False
     # Only a `new requirements` re-adds tasks this build has not seen (worker.py `self.add(t)` for each new_req); a
     # failure re-adds the failed task (`self.add(task)`), seen already. So while only a failure holds the burst open,
-    # lines about unseen tasks belong to another build started meanwhile in the same file (Book._run_for_checking).
+    # lines about unseen tasks belong to another build started meanwhile in the same file (Router.for_checking).
     reschedule_new: bool = False
     checked: set[str] = field(default_factory=set, repr=False)  # the reprs of this build's `Checking` lines
     index: TaskIndex = field(default_factory=TaskIndex, repr=False)  # ids <-> reprs of this build's tasks

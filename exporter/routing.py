@@ -4,7 +4,7 @@ Luigi's scheduler-side lines (`Informed scheduler ...`, `Checking if ...`) carry
 interleaved in one file (several processes, a central scheduler) are told apart by what each build is doing: the one
 still scheduling, the one that just finished a task and awaits its `Informed` line, the one that holds the task.
 Worker lines carry the worker, and that claims a build for good. The router owns the indexes these questions read;
-the runs' state is the model's (`exporter.model`), changed by `exporter.book`.
+the runs' state is the model's (`exporter.model`), changed by `exporter.transitions`.
 """
 
 from __future__ import annotations
